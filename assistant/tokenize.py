@@ -1,0 +1,43 @@
+"""Japanese tokenisation with fugashi (UniDic-lite): lemmas for BM25, readings for kana-only queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import fugashi
+
+from assistant.normalize import nfkc
+
+# Parts of speech that carry meaning for search; particles, auxiliaries and symbols do not.
+_CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "接頭辞", "接尾辞"})
+_STOP_LEMMAS = frozenset({"する", "ある", "いる", "なる", "こと", "等", "もの", "れる", "られる"})
+
+
+@dataclass(frozen=True)
+class Token:
+    lemma: str  # NFKC'd dictionary form (取り組み → 取り組む)
+    reading: str  # katakana reading (子育て → コソダテ), "" when unknown
+
+
+@cache
+def _tagger() -> fugashi.Tagger:
+    return fugashi.Tagger()
+
+
+def tokens(text: str) -> tuple[Token, ...]:
+    """Content-word tokens of `text`, normalised so query and passage forms meet."""
+    out: list[Token] = []
+    for word in _tagger()(nfkc(text)):
+        feature = word.feature
+        if feature.pos1 not in _CONTENT_POS:
+            continue
+        lemma = nfkc(feature.orthBase or word.surface).casefold()
+        if lemma in _STOP_LEMMAS:
+            continue
+        out.append(Token(lemma=lemma, reading=feature.kana or ""))
+    return tuple(out)
+
+
+def lemmas(text: str) -> list[str]:
+    return [token.lemma for token in tokens(text)]
