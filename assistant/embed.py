@@ -61,7 +61,7 @@ class SentenceTransformerEmbedder:
             raise AssistantError(msg) from None
         try:
             self._model = SentenceTransformer(resolve_model_path(self.name), device="cpu")
-        except Exception as error:  # noqa: BLE001 - any load failure becomes one actionable message
+        except Exception as error:
             msg = f"cannot load embedder {self.name!r}: {type(error).__name__}: {error}".splitlines()[0]
             raise AssistantError(msg) from None
 

@@ -46,7 +46,7 @@ def make_client(settings: Settings) -> Any:
         path = settings.data_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    except Exception as error:  # noqa: BLE001 - the store's own errors are not actionable as they are
+    except Exception as error:
         raise IndexMismatchError(
             f"cannot open the index at {_where(settings)} ({_brief(error)}): {_REBUILD_HINT}"
         ) from None
@@ -60,7 +60,7 @@ def read_info(client: Any, settings: Settings) -> IndexInfo:
     """The active index's record; clear errors for a missing, foreign or corrupt store."""
     try:
         names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise IndexMismatchError(
             f"the index at {_where(settings)} is unreadable ({_brief(error)}): {_REBUILD_HINT}"
         ) from None
