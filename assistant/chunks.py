@@ -35,7 +35,8 @@ def agreement_chunks(agreement: Agreement, *, several: bool = False) -> list[Chu
             metadata=_metadata(agreement, local_id, order=len(out), **meta),
         )
 
-    out.append(make("preamble", "preamble", "前文", agreement.preamble.text, agreement.preamble.text))
+    preamble = agreement.preamble
+    out.append(make("preamble", "preamble", "前文", preamble.text, preamble.text, legal_basis=preamble.legal_basis))
     for article in agreement.articles:
         out.append(
             make(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -30,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--rebuild", action="store_true", help="discard the existing index first (after corruption)")
     chunks = commands.add_parser("chunks", parents=common, help="list every chunk")
     chunks.add_argument("--json", action="store_true", help="print a JSON array")
+    ask = commands.add_parser("ask", parents=common, help="answer a question with citations")
+    ask.add_argument("question", help='the question, or "-" to read one per line from stdin (plain or JSON)')
+    ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
+    evaluate = commands.add_parser("eval", parents=common, help="score the engine on evals/questions.jsonl")
+    evaluate.add_argument("--json", action="store_true", help="print scores and failures as JSON")
+    evaluate.add_argument("--questions", type=Path, help="another eval file (JSON lines)")
     return parser
 
 
@@ -69,4 +76,45 @@ def run_chunks(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": run_ingest, "chunks": run_chunks}
+def run_ask(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.batch import answer_lines, render
+    from assistant.engine import Engine
+
+    engine = Engine.load(settings)
+    if args.question != "-":
+        answer = engine.ask(args.question)
+        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render(answer))
+        return 0
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    for result in answer_lines(engine, stdin):
+        print(json.dumps(result, ensure_ascii=False) if args.json else render_result(result), flush=True)
+    return 0
+
+
+def render_result(result: dict[str, object]) -> str:
+    if "error" in result:
+        return f"error: {result['error']}"
+    cites = "\n".join(f"  [{c['label']}] ({c['id']})" for c in result["citations"])  # type: ignore[union-attr]
+    return f"{result['answer']}\n{cites}\n"
+
+
+def run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant import evaluation
+    from assistant.engine import Engine
+
+    cases = evaluation.load_cases(args.questions or evaluation.QUESTIONS)
+    outcomes = evaluation.run(Engine.load(settings), cases)
+    result = evaluation.report(outcomes)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+        return 0
+    scores = evaluation.score(outcomes)
+    for failure in result["failures"]:  # type: ignore[union-attr]
+        print(f"miss {failure['id']}: {failure['question'][:40]} expected {failure['expected']} got {failure['got']}")
+    print(f"{scores.questions} questions")
+    print(evaluation.TABLE_HEADER)
+    print(scores.table_row("product"))
+    return 0
+
+
+COMMANDS = {"ingest": run_ingest, "chunks": run_chunks, "ask": run_ask, "eval": run_eval}

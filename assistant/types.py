@@ -130,6 +130,7 @@ class Answer:
     language: Literal["ja", "en"]
     latency_ms: float = 0.0
     notices: tuple[str, ...] = ()
+    ranked: tuple[str, ...] = ()  # retrieval order, for evaluation; not part of the JSON contract
 
     def to_json(self) -> dict[str, object]:
         return {

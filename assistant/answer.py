@@ -1,0 +1,219 @@
+"""Plan → grounded answer text with quotations; no LLM needed. Quotes are checked in the engine."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from assistant.query import Query
+from assistant.types import Chunk
+
+PlanKind = Literal[
+    "row",
+    "article",
+    "item",
+    "preamble",
+    "legal",
+    "closing",
+    "listing",
+    "refusal",
+    "injection",
+    "not_provided",
+    "no_article",
+    "unknown_party",
+    "empty",
+]
+CITY_EN = {"久留米市": "Kurume City", "小郡市": "Ogori City"}
+_COVERS_JA = (
+    "この協約書が定めているのは、久留米市と小郡市の連携の目的（第1条）、基本方針（第2条）、"
+    "連携する取組と役割分担（第3条・別表の13項目）、推進協議会の開催（第4条）、協議（第5条）です。"
+)
+_COVERS_EN = (
+    "The agreement covers: its purpose (Article 1), basic policy (Article 2), the joint activities and "
+    "each city's role (Article 3 and the annex table, 13 activities), the promotion council (Article 4) "
+    "and consultation (Article 5)."
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to say, decided by the engine: the kind of answer and the units it rests on."""
+
+    kind: PlanKind
+    query: Query
+    chunks: tuple[Chunk, ...] = ()
+    parties: tuple[tuple[str, str], ...] = ()  # (mark, city) in the order to present
+    detail: str = ""  # the missing article, topic or party; where to ask
+    pointer: Chunk | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str
+    quotes: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (chunk id, quoted words)
+
+
+class Answerer(Protocol):
+    """Turns a plan into wording. The template answerer needs no model; a LangChain one can replace it."""
+
+    def compose(self, plan: Plan) -> Draft: ...
+
+
+def annotate(text: str, parties: tuple[tuple[str, str], ...]) -> str:
+    """甲 → 久留米市（甲）, so a quotation always shows the city (not inside 「甲」 definitions)."""
+    for mark, city in parties:
+        text = re.sub(rf"(?<!「){mark}(?![（」])", f"{city}（{mark}）", text)
+    return text
+
+
+class TemplateAnswerer:
+    def compose(self, plan: Plan) -> Draft:
+        english = plan.query.language == "en"
+        builder = getattr(self, f"_{plan.kind}")
+        return builder(plan, english)
+
+    # --- answers grounded in one or more units ---------------------------------------------------
+
+    def _row(self, plan: Plan, english: bool) -> Draft:
+        chunk = plan.chunks[0]
+        roles = _row_cells(chunk)
+        quotes, lines = [], []
+        lines.append(f"Under {chunk.label}, the roles are:" if english else f"{chunk.label} の役割分担です。")
+        for mark, city in plan.parties:
+            role = roles[mark]
+            quotes.append((chunk.id, role))
+            name = f"{CITY_EN.get(city, city)} ({mark})" if english else f"{city}（{mark}）の役割"
+            lines.append(f"■ {name}: 「{role}」")
+        quotes.append((chunk.id, roles["content"]))
+        lines.append(f"■ {'Activity' if english else '取組の内容'}: 「{roles['content']}」")
+        if english:
+            lines.append("(Quotations are the agreement's exact Japanese wording.)")
+        return Draft("\n".join(lines), tuple(quotes))
+
+    def _article(self, plan: Plan, english: bool) -> Draft:
+        chunk = plan.chunks[0]
+        body = annotate(chunk.text, plan.parties)
+        lead = f"{chunk.label} reads:" if english else f"{chunk.label}には次のとおり定められています。"
+        return Draft(f"{lead}\n「{body}」", ((chunk.id, body),))
+
+    def _item(self, plan: Plan, english: bool) -> Draft:
+        item, article = plan.chunks[0], plan.chunks[-1]
+        body = annotate(article.text, plan.parties)
+        lead = (
+            f"{item.label.split(' ', 1)[0]} is 「{item.text}」. The article reads:"
+            if english
+            else f"{item.label.split(' ', 1)[0]}は「{item.text}」です。条文は次のとおりです。"
+        )
+        return Draft(f"{lead}\n「{body}」", ((item.id, item.text), (article.id, body)))
+
+    def _preamble(self, plan: Plan, english: bool) -> Draft:
+        chunk = plan.chunks[0]
+        names = (
+            ", ".join(f"{m} = {CITY_EN.get(c, c)} ({c})" for m, c in plan.parties)
+            if english
+            else "、".join(f"{m}は{c}" for m, c in plan.parties)
+        )
+        lead = f"In the agreement, {names}. The preamble:" if english else f"協約書では、{names}です。前文:"
+        return Draft(f"{lead}\n「{chunk.text}」", ((chunk.id, chunk.text),))
+
+    def _legal(self, plan: Plan, english: bool) -> Draft:
+        chunk = plan.chunks[0]
+        basis = chunk.metadata.get("legal_basis", "")
+        lead = (
+            f"The agreement was concluded under the Local Autonomy Act ({basis}). The preamble:"
+            if english
+            else f"この協約は{basis}の規定に基づいて締結されています。前文:"
+        )
+        return Draft(f"{lead}\n「{chunk.text}」", ((chunk.id, chunk.text),))
+
+    def _closing(self, plan: Plan, english: bool) -> Draft:
+        chunk = plan.chunks[0]
+        lines = [line for line in chunk.text.split("\n") if line]
+        sentence, date, signers = lines[0], lines[1], lines[2:]
+        facets = plan.query.closing or ("date", "copies", "signers")
+        picked = [date] if "date" in facets else []
+        picked += [sentence] if {"copies", "seal"} & set(facets) else []
+        picked += signers if {"signers", "address"} & set(facets) else []
+        iso = chunk.metadata.get("date", "")
+        lead = (
+            f"From the closing block of the agreement (signed {iso}):"
+            if english
+            else f"協約書の末文（締結日 {date}）には次のとおりあります。"
+        )
+        return Draft("\n".join([lead, *(f"「{p}」" for p in picked)]), tuple((chunk.id, p) for p in picked))
+
+    def _listing(self, plan: Plan, english: bool) -> Draft:
+        lines, quotes = [plan.detail], []
+        for chunk in plan.chunks:
+            roles = _row_cells(chunk)
+            shown = [(m, c) for m, c in plan.parties] or [("content", "")]
+            for mark, city in shown:
+                who = "" if mark == "content" else (f"{CITY_EN.get(city, city)}: " if english else f"{city}: ")
+                lines.append(f"・{chunk.label} — {who}「{roles[mark]}」")
+                quotes.append((chunk.id, roles[mark]))
+        return Draft("\n".join(lines), tuple(quotes))
+
+    # --- answers that say the agreement does not answer ------------------------------------------
+
+    def _refusal(self, plan: Plan, english: bool) -> Draft:
+        if english:
+            text = f"The agreement does not say anything about this. {_COVERS_EN}"
+            ask = f" For this question, please ask: {plan.detail}." if plan.detail else ""
+        else:
+            text = f"ご質問の内容は、協約書には記載がありません。{_COVERS_JA}"
+            ask = f"\nお問い合わせ先の目安: {plan.detail}" if plan.detail else ""
+        return self._with_pointer(text + ask, plan, english)
+
+    def _not_provided(self, plan: Plan, english: bool) -> Draft:
+        text = (
+            f"The agreement has no provision on this ({plan.detail}). Matters it does not set out are decided "
+            "by consultation between the two cities (Article 5)."
+            if english
+            else f"協約書には{plan.detail}についての定めはありません。協約に定めのない事項は、第5条により両市が協議して定めます。"
+        )
+        return self._with_pointer(text, plan, english)
+
+    def _no_article(self, plan: Plan, english: bool) -> Draft:
+        text = (
+            f"The agreement has no {plan.detail}. It has Articles 1 to 5 and an annex table."
+            if english
+            else f"協約書に{plan.detail}はありません。協約は第1条から第5条までと別表で構成されています。"
+        )
+        return self._with_pointer(f"{text}\n{_COVERS_EN if english else _COVERS_JA}", plan, english)
+
+    def _unknown_party(self, plan: Plan, english: bool) -> Draft:
+        text = (
+            f"{plan.detail} is not a party to this agreement. The parties are Kurume City (甲) and Ogori City (乙)."
+            if english
+            else f"{plan.detail}はこの協約の当事者ではありません。当事者は久留米市（甲）と小郡市（乙）です。"
+        )
+        return self._with_pointer(text, plan, english)
+
+    def _injection(self, plan: Plan, english: bool) -> Draft:
+        text = (
+            f"I answer questions about the Kurume–Ogori partnership agreement only, and cannot do that. {_COVERS_EN}"
+            if english
+            else f"このアシスタントは協約書の内容についてのご質問にお答えします。そのご依頼にはお応えできません。{_COVERS_JA}"
+        )
+        return Draft(text)
+
+    def _empty(self, plan: Plan, english: bool) -> Draft:
+        return Draft(
+            "Please type a question about the agreement."
+            if english
+            else "ご質問を入力してください（例:「バスのことはどっちの市に聞けばいい？」）。"
+        )
+
+    def _with_pointer(self, text: str, plan: Plan, english: bool) -> Draft:
+        if plan.pointer is None:
+            return Draft(text)
+        quote = annotate(plan.pointer.text, plan.parties)
+        label = "Related provision" if english else "関連する規定"
+        return Draft(f"{text}\n{label}（{plan.pointer.label}）:「{quote}」", ((plan.pointer.id, quote),))
+
+
+def _row_cells(chunk: Chunk) -> dict[str, str]:
+    """The three cells of an annex row chunk, read back from its display text."""
+    content, kou, otsu = (line.split("：", 1)[1] for line in chunk.text.split("\n"))
+    return {"content": content, "甲": kou, "乙": otsu}

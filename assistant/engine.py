@@ -1,0 +1,297 @@
+"""The engine every interface shares: question (+ history) → Plan → checked, cited Answer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from assistant.answer import Answerer, Draft, Plan, TemplateAnswerer, annotate
+from assistant.embed import Embedder, embedder_id, load_embedder
+from assistant.glossary import Glossary, load_glossary
+from assistant.index import IndexReader, open_index
+from assistant.normalize import fold
+from assistant.query import Query, analyze, kana_only
+from assistant.retrieve import Mode, Retriever, Scored
+from assistant.settings import Settings
+from assistant.types import Answer, Chunk, Citation, Message
+
+# Words too general to show that a question is about something the agreement covers.
+_GENERIC = frozenset(
+    fold(w)
+    for w in (
+        "協約",
+        "協約書",
+        "市",
+        "久留米",
+        "小郡",
+        "久留米市",
+        "小郡市",
+        "役割",
+        "教える",
+        "何",
+        "どっち",
+        "どちら",
+        "聞く",
+        "いい",
+        "誰",
+        "どこ",
+        "いつ",
+        "言う",
+        "思う",
+        "ある",
+        "やる",
+        "分担",
+        "役割分担",
+        "取組",
+        "取り組む",
+        "関係",
+        "書く",
+        "今",
+        "方",
+        "甲",
+        "乙",
+        "中",
+        "人",
+        "日",
+        "年",
+        "次",
+        "前",
+        "後",
+        "全体",
+        "圏域",
+        "住民",
+        "city",
+    )
+)
+_MIN_DENSE = 0.86  # e5 cosine below which a question with no shared content word is taken as off-topic
+
+
+@dataclass(frozen=True)
+class Options:
+    """Switches for ablations; the product runs with the defaults."""
+
+    mode: Mode = "hybrid"
+    glossary: bool = True
+    routes: bool = True
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        index: IndexReader,
+        embedder: Embedder,
+        *,
+        answerer: Answerer | None = None,
+        options: Options = Options(),
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.answerer = answerer or TemplateAnswerer()
+        self.options = options
+        self.glossary: Glossary = load_glossary()
+        self._lock = threading.Lock()
+        self._use(index)
+
+    @classmethod
+    def load(cls, settings: Settings, **kwargs: object) -> Engine:
+        embedder = load_embedder(settings)
+        return cls(settings, open_index(settings, embedder_id(settings)), embedder, **kwargs)  # type: ignore[arg-type]
+
+    def _use(self, index: IndexReader) -> None:
+        self.index = index
+        self.retriever = Retriever(index, self.embedder)
+        self.by_local: dict[str, Chunk] = {}
+        for chunk in index.chunks:
+            self.by_local.setdefault(chunk.local_id, chunk)
+        self.sources = {c.id: c for c in index.chunks}
+
+    def refresh(self) -> None:
+        """Pick up a re-ingest: swap in the new snapshot whole, so a query sees old or new, never a mix."""
+        if self.index.changed():
+            with self._lock:
+                self._use(open_index(self.settings, embedder_id(self.settings)))
+
+    # --- public API ------------------------------------------------------------------------------
+
+    def ask(self, question: str, history: Sequence[Message] = ()) -> Answer:
+        started = time.perf_counter()
+        self.refresh()
+        query = analyze(question, self.glossary, limit=self.settings.max_question_chars)
+        plan, ranked = self.plan(query, history)
+        draft = self.answerer.compose(plan)
+        citations = self._checked_citations(plan, draft)
+        if draft.quotes and not citations and plan.kind not in ("refusal", "not_provided", "no_article"):
+            plan = replace(plan, kind="refusal", chunks=())
+            draft, citations = self.answerer.compose(plan), ()
+        notices = (
+            (f"質問が長すぎるため、先頭の{self.settings.max_question_chars}文字だけを使いました。",)
+            if query.truncated
+            else ()
+        )
+        return Answer(
+            question=query.text,
+            text=draft.text,
+            citations=citations,
+            refused=plan.kind in ("refusal", "injection", "not_provided", "no_article", "unknown_party", "empty"),
+            language=query.language,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            notices=notices,
+            ranked=tuple(s.chunk.id for s in ranked),
+        )
+
+    def search(self, text: str, *, k: int = 5) -> list[Scored]:
+        query = analyze(text, self.glossary, limit=self.settings.max_question_chars)
+        return self._retrieve(query, k=k)
+
+    # --- planning ----------------------------------------------------------------------------------
+
+    def plan(self, query: Query, history: Sequence[Message] = ()) -> tuple[Plan, list[Scored]]:
+        parties = self._parties(query)
+        if not query.text:
+            return Plan("empty", query), []
+        if query.injection:
+            return Plan("injection", query), []
+        if topic := query.out_of_scope:
+            return Plan("refusal", query, parties=parties, detail=topic.ask, pointer=self._local(topic.pointer)), []
+        if topic := query.not_provided:
+            return Plan(
+                "not_provided", query, parties=parties, detail=topic.what, pointer=self._local(topic.pointer)
+            ), []
+        if query.unknown_party:
+            return Plan(
+                "unknown_party", query, parties=parties, detail=query.unknown_party, pointer=self._local("preamble")
+            ), []
+        context = self._with_history(query, history)
+        if self.options.routes and (routed := self._route(context, parties)):
+            return routed, list(routed_scores(routed))
+        ranked = self._retrieve(context, k=self.settings.top_k)
+        if self.options.routes and (listed := self._table(context, parties, ranked)):
+            return listed, ranked
+        if not ranked or not self._on_topic(context, ranked[0]):
+            return Plan("refusal", query, parties=parties), ranked
+        return self._plan_for(ranked[0].chunk, query, parties), ranked
+
+    def _with_history(self, query: Query, history: Sequence[Message]) -> Query:
+        """A follow-up (「じゃあ小郡市の役割は？」) is read together with the last question asked."""
+        previous = next((m.content for m in reversed(history) if m.role == "user" and m.content.strip()), "")
+        if not previous or not query.followup:
+            return query
+        combined = analyze(f"{previous} {query.text}", self.glossary, limit=self.settings.max_question_chars * 2)
+        return replace(
+            combined,
+            text=query.text,
+            language=query.language,
+            parties=query.parties or combined.parties,
+            closing=query.closing or combined.closing,
+        )
+
+    def _route(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan | None:
+        """Questions that name structure go straight to it, not through top-k luck."""
+        if query.article is not None or (query.item and "基本方針" in query.search_text):
+            return self._article_plan(query, parties)
+        if query.section and (query.listing or "-" not in query.section or "分野" in query.text):
+            rows = [
+                c
+                for c in self.index.chunks
+                if c.kind == "annex_row" and str(c.metadata.get("section", "")).startswith(query.section)
+            ]
+            if rows and (query.listing or not query.parties):
+                return self._listing(query, parties, rows, f"別表 {rows[0].label.split(' ')[1]} の取組:")
+        if query.definition:
+            return Plan("preamble", query, (self._local("preamble"),), parties)
+        if query.legal and not query.closing:
+            return Plan("legal", query, (self._local("preamble"),), parties)
+        if query.closing:
+            return Plan("closing", query, (self._local("closing"),), parties)
+        return None
+
+    def _article_plan(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan:
+        number = query.article or 2
+        article = self._local(f"art-{number}")
+        if article is None:
+            return Plan("no_article", query, parties=parties, detail=f"第{number}条")
+        if query.item is None:
+            return Plan("article", query, (article,), parties)
+        item = self._local(f"art-{number}-{query.item}")
+        if item is None:
+            return Plan("no_article", query, parties=parties, detail=f"第{number}条第{query.item}号")
+        return Plan("item", query, (item, article), parties)
+
+    def _table(self, query: Query, parties: tuple[tuple[str, str], ...], ranked: list[Scored]) -> Plan | None:
+        """Whole-table questions: everything one city does, or where the roles are the same or differ."""
+        rows = [c for c in self.index.chunks if c.kind == "annex_row"]
+        if query.same_roles or query.different_roles:
+            same = [c for c in rows if _cells(c)[1] == _cells(c)[2]]
+            picked = same if query.same_roles else [c for c in rows if c not in same]
+            what = "両市の役割が同じ文言の取組" if query.same_roles else "両市の役割が異なる取組"
+            return self._listing(query, parties, picked, f"{what}（別表）:")
+        if query.listing and query.parties:
+            city = parties[0][1]
+            return self._listing(query, parties[:1], rows, f"別表に定める{city}の役割（全{len(rows)}項目）:")
+        if query.listing and ranked:
+            top = ranked[0].lexical
+            picked = [s.chunk for s in ranked if s.chunk.kind == "annex_row" and top and s.lexical >= top * 0.6]
+            if len(picked) > 1:
+                return self._listing(query, (), picked, "関係する取組（別表）:")
+        return None
+
+    def _listing(self, query: Query, parties: tuple[tuple[str, str], ...], rows: list[Chunk], title: str) -> Plan:
+        return Plan("listing", query, tuple(rows), parties, detail=title)
+
+    def _plan_for(self, chunk: Chunk, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan:
+        kind = {"annex_row": "row", "article": "article", "preamble": "preamble", "closing": "closing"}.get(chunk.kind)
+        if kind is None:  # an item: show it with its article
+            article = self._local(f"art-{chunk.metadata.get('article')}") or chunk
+            return Plan("item", query, (chunk, article), parties)
+        return Plan(kind, query, (chunk,), parties)  # type: ignore[arg-type]
+
+    def _retrieve(self, query: Query, *, k: int) -> list[Scored]:
+        text = query.search_text if self.options.glossary else fold(query.text)
+        return self.retriever.search(text, kana=kana_only(query), mode=self.options.mode, k=k)
+
+    def _on_topic(self, query: Query, top: Scored) -> bool:
+        content = {t for t in self.retriever.query_lemmas(query.search_text, kana=kana_only(query))} - _GENERIC
+        shared = content & self.retriever.lexical.vocabulary
+        return bool(shared) or top.dense >= _MIN_DENSE
+
+    def _parties(self, query: Query) -> tuple[tuple[str, str], ...]:
+        """(mark, city) pairs, the asked city first; names come from the preamble, not from code."""
+        preamble = self._local("preamble")
+        cities = (
+            {"甲": str(preamble.metadata.get("kou", "")), "乙": str(preamble.metadata.get("otsu", ""))}
+            if preamble
+            else {}
+        )
+        order = [*query.parties, *(m for m in ("甲", "乙") if m not in query.parties)]
+        return tuple((m, cities[m]) for m in order if m in cities)
+
+    def _local(self, local_id: str) -> Chunk | None:
+        return self.by_local.get(local_id) if local_id else None
+
+    # --- grounding check ---------------------------------------------------------------------------
+
+    def _checked_citations(self, plan: Plan, draft: Draft) -> tuple[Citation, ...]:
+        """Cite a unit only if every quotation attributed to it is found in that unit's source text."""
+        quoted: dict[str, list[str]] = {}
+        for chunk_id, words in draft.quotes:
+            quoted.setdefault(chunk_id, []).append(words)
+        citations = []
+        for chunk_id, words in quoted.items():
+            source = self.sources.get(chunk_id)
+            if source is None:
+                continue
+            haystack = fold(annotate(source.text, plan.parties))
+            if all(fold(w) in haystack for w in words):
+                citations.append(Citation(source.id, source.label, source.kind, source.text))
+        return tuple(citations)
+
+
+def routed_scores(plan: Plan) -> list[Scored]:
+    return [Scored(c, 1.0, 0.0, 0.0) for c in plan.chunks]
+
+
+def _cells(chunk: Chunk) -> list[str]:
+    return [line.split("：", 1)[1] for line in chunk.text.split("\n")]

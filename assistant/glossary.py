@@ -1,0 +1,66 @@
+"""The domain glossary (data/glossary.toml): synonyms, corrections, out-of-scope topics, injections."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from assistant.normalize import fold
+
+GLOSSARY_PATH = Path(__file__).parent / "data" / "glossary.toml"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic the agreement does not cover (or a provision it does not have) and where to look."""
+
+    pattern: re.Pattern[str]
+    ask: str = ""  # where a resident could ask instead
+    what: str = ""  # the missing provision, for "there is none" answers
+    pointer: str = ""  # local chunk id of what the agreement does say
+
+
+@dataclass(frozen=True)
+class Glossary:
+    synonyms: tuple[tuple[re.Pattern[str], str], ...]
+    corrections: tuple[tuple[re.Pattern[str], str], ...]
+    out_of_scope: tuple[Topic, ...]
+    not_provided: tuple[Topic, ...]
+    injection: re.Pattern[str]
+
+    def correct(self, text: str) -> str:
+        for pattern, replacement in self.corrections:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def expand(self, text: str) -> list[str]:
+        """The agreement's terms for the everyday words in `text`."""
+        return [terms for pattern, terms in self.synonyms if pattern.search(text)]
+
+
+def _key(word: str) -> re.Pattern[str]:
+    """ASCII keys match whole words, plural allowed ("bus" is not in "business"); Japanese ones anywhere."""
+    folded = fold(word)
+    return re.compile(rf"\b{re.escape(folded)}s?\b" if folded.isascii() else re.escape(folded))
+
+
+@cache
+def load_glossary(path: Path = GLOSSARY_PATH) -> Glossary:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+
+    def topics(name: str) -> tuple[Topic, ...]:
+        return tuple(
+            Topic(re.compile(t["pattern"], re.IGNORECASE), t.get("ask", ""), t.get("what", ""), t.get("pointer", ""))
+            for t in data.get(name, [])
+        )
+
+    return Glossary(
+        synonyms=tuple((_key(k), fold(v)) for k, v in data["synonyms"].items()),
+        corrections=tuple((_key(k), fold(v)) for k, v in data["corrections"].items()),
+        out_of_scope=topics("out_of_scope"),
+        not_provided=topics("not_provided"),
+        injection=re.compile(data["injection"]["pattern"], re.IGNORECASE),
+    )

@@ -1,0 +1,186 @@
+"""Question → Query: cleaned text, language, search terms and the structure the question names."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+from assistant.glossary import Glossary, Topic
+from assistant.normalize import arabic_numerals, fold, is_kana_only, nfkc
+
+Language = Literal["ja", "en"]
+ClosingFacet = Literal["date", "copies", "signers", "address", "seal"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+_KANA_DIGITS = {
+    "いち": 1,
+    "に": 2,
+    "さん": 3,
+    "よん": 4,
+    "し": 4,
+    "ご": 5,
+    "ろく": 6,
+    "なな": 7,
+    "しち": 7,
+    "はち": 8,
+    "きゅう": 9,
+    "じゅう": 10,
+}
+_KANA_ARTICLE = re.compile(r"だい(" + "|".join(_KANA_DIGITS) + r")じょう")
+_ARTICLE = re.compile(r"(?:第\s*(\d+)\s*条|(?<![\d第])(\d+)\s*条(?!例)|article\s*(\d+))", re.IGNORECASE)
+_ITEM = re.compile(r"(?:第\s*(\d+)\s*号|(\d+)\s*号|item\s*(\d+)|(\d+)\s*つ目|(\d+)\s*番目)", re.IGNORECASE)
+_ORDINAL_EN = re.compile(r"\b(first|second|third|fourth)\b", re.IGNORECASE)
+_SECTION = re.compile(r"別表\s*[（(]\s*(\d)\s*[)）]\s*([①②③]|[（(]?[1-3][)）]?(?=の|は|に|で))?")
+_DEFINITION = re.compile(
+    r"(甲|乙)\s*(?:って|とは|は|=)\s*(?:誰|だれ|どこ|何|なに)|(甲と乙|甲乙)\s*(?:って|とは|は)\s*(?:誰|だれ|どこ|何)"
+    r"|当事者|who is referred to as|party a|party b"
+)
+_LEGAL = re.compile(r"根拠|法律|法令|地方自治法|\blaw\b|legal basis|正式な名前|正式名称|名称")
+_LISTING = re.compile(r"全部|一覧|すべて|全て|ぜんぶ|\ball\b|\blist\b|どんな取組|どのような取組")
+_SAME = re.compile(r"同じ|同一|same")
+_DIFFERENT = re.compile(r"違う|異なる|差|different")
+_FOLLOWUP = re.compile(r"^(じゃあ|では|それ|その|そっち|あと|and\b|what about)|のほうは|の方は|は[?？]?$|も[?？]?$")
+_CLOSING = {
+    "date": re.compile(r"いつ|締結日|日付|何年|平成|\bwhen\b|\bdate\b|signed on"),
+    "copies": re.compile(r"何通|通作成|部数|copies|持って|保有|保管"),
+    "seal": re.compile(r"押印|印鑑|はんこ|判子|\bseal"),
+    "signers": re.compile(r"署名|市長|サイン|\bwho signed|\bsign|mayor|調印"),
+    "address": re.compile(r"住所|所在地|address"),
+}
+_CLOSING_ABOUT = re.compile(r"協約|締結|署名|押印|結ばれ|agreement|signed|copies|協約書")
+PARTY_ALIASES = {"甲": ("甲", "久留米"), "乙": ("乙", "小郡")}
+_EN_PARTY = {"甲": re.compile(r"kurume(?! city plaza)", re.IGNORECASE), "乙": re.compile(r"ogori", re.IGNORECASE)}
+_OTHER_CITY = re.compile(r"([一-龥]{1,3}[市町村])(?:の役割|は何を|はどんな|も参加|の担当)")
+
+
+@dataclass(frozen=True)
+class Query:
+    raw: str
+    text: str  # cleaned and corrected, as the user meant it
+    search_text: str  # text + glossary terms, for both retrievers
+    language: Language
+    truncated: bool = False
+    article: int | None = None
+    item: int | None = None
+    section: str | None = None  # "3-2" for 別表(3)②
+    parties: tuple[str, ...] = ()  # marks asked about, in the order asked ("乙",)
+    definition: bool = False
+    legal: bool = False
+    closing: tuple[ClosingFacet, ...] = ()
+    listing: bool = False
+    same_roles: bool = False
+    different_roles: bool = False
+    followup: bool = False
+    injection: bool = False
+    out_of_scope: Topic | None = None
+    not_provided: Topic | None = None
+    unknown_party: str = ""
+
+
+def clean(text: str, *, limit: int) -> tuple[str, bool]:
+    """Drop control and invisible characters, squash space, cut to `limit` characters."""
+    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
+    text = re.sub(r"\s+", " ", text).strip()
+    return (text[:limit], True) if len(text) > limit else (text, False)
+
+
+def detect_language(text: str) -> Language:
+    has_japanese = any("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" for c in text)
+    has_latin = any(c.isascii() and c.isalpha() for c in text)
+    return "en" if has_latin and not has_japanese else "ja"
+
+
+def analyze(raw: str, glossary: Glossary, *, limit: int) -> Query:
+    text, truncated = clean(raw, limit=limit)
+    folded = glossary.correct(fold(text))
+    folded = _KANA_ARTICLE.sub(lambda m: f"第{_KANA_DIGITS[m.group(1)]}条", folded)
+    numeric = arabic_numerals(folded)
+    language = detect_language(text)
+    extra = glossary.expand(numeric)
+    return Query(
+        raw=raw,
+        text=text,
+        search_text=" ".join([numeric, *extra]),
+        language=language,
+        truncated=truncated,
+        article=_first_int(_ARTICLE.search(numeric)),
+        item=_item(numeric),
+        section=_section(numeric),
+        parties=_parties(numeric),
+        definition=bool(_DEFINITION.search(numeric)),
+        legal=bool(_LEGAL.search(numeric)),
+        closing=_closing(numeric),
+        listing=bool(_LISTING.search(numeric)),
+        same_roles=bool(_SAME.search(numeric)),
+        different_roles=bool(_DIFFERENT.search(numeric)),
+        followup=bool(_FOLLOWUP.search(numeric.strip())) or len(numeric) <= 8,
+        injection=bool(glossary.injection.search(numeric)),
+        out_of_scope=next((t for t in glossary.out_of_scope if t.pattern.search(numeric)), None),
+        not_provided=next((t for t in glossary.not_provided if t.pattern.search(numeric)), None),
+        unknown_party=_unknown_party(numeric),
+    )
+
+
+def kana_only(query: Query) -> bool:
+    return is_kana_only(query.text)
+
+
+def _first_int(match: re.Match[str] | None) -> int | None:
+    if match is None:
+        return None
+    return int(next(g for g in match.groups() if g))
+
+
+def _item(text: str) -> int | None:
+    if found := _first_int(_ITEM.search(text)):
+        return found
+    if ordinal := _ORDINAL_EN.search(text):
+        return ["first", "second", "third", "fourth"].index(ordinal.group(1).lower()) + 1
+    return None
+
+
+def _section(text: str) -> str | None:
+    match = _SECTION.search(nfkc(text))
+    if not match:
+        return None
+    sub = match.group(2)
+    if not sub:
+        return match.group(1)
+    digit = "①②③".index(sub) + 1 if sub in "①②③" else int(re.sub(r"\D", "", sub))
+    return f"{match.group(1)}-{digit}"
+
+
+def _parties(text: str) -> tuple[str, ...]:
+    found: list[tuple[int, str]] = []
+    for mark, aliases in PARTY_ALIASES.items():
+        positions = [text.find(a) for a in aliases if a in text and not _is_place_name(text, a)]
+        if match := _EN_PARTY[mark].search(text):
+            positions.append(match.start())
+        if positions:
+            found.append((min(positions), mark))
+    return tuple(mark for _, mark in sorted(found))
+
+
+def _is_place_name(text: str, alias: str) -> bool:
+    """久留米 in 久留米シティプラザ or 久留米広域… names a place, not the party."""
+    return all(text[i + len(alias) :].startswith(("シティ", "広域", "ラーメン")) for i in _find_all(text, alias))
+
+
+def _find_all(text: str, word: str) -> list[int]:
+    return [m.start() for m in re.finditer(re.escape(word), text)]
+
+
+def _closing(text: str) -> tuple[ClosingFacet, ...]:
+    facets = tuple(facet for facet, pattern in _CLOSING.items() if pattern.search(text))
+    about_closing = _CLOSING_ABOUT.search(text) or any(f in facets for f in ("copies", "seal", "address"))
+    return facets if about_closing or "signers" in facets else ()
+
+
+def _unknown_party(text: str) -> str:
+    match = _OTHER_CITY.search(text)
+    if not match:
+        return ""
+    name = match.group(1)
+    return "" if any(a in name for aliases in PARTY_ALIASES.values() for a in aliases) else name

@@ -1,0 +1,105 @@
+"""Hybrid retrieval: dense search in Chroma + BM25 over fugashi lemmas, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
+
+import bm25s
+import numpy as np
+
+from assistant.embed import Embedder
+from assistant.index import IndexReader
+from assistant.normalize import to_katakana
+from assistant.tokenize import lemmas, tokens
+from assistant.types import Chunk
+
+Mode = Literal["hybrid", "dense", "lexical"]
+_RRF_K = 60  # the constant from Cormack et al. (2009); rank fusion is 5 lines, not worth a dependency
+_DENSE_DEPTH = 20
+
+
+@dataclass(frozen=True)
+class Scored:
+    chunk: Chunk
+    score: float
+    lexical: float  # raw BM25 score, 0 when no query term is in the chunk
+    dense: float  # cosine similarity
+
+
+class Lexical:
+    """BM25 (bm25s) over the chunks' lemmas, plus a reading table for kana-only questions."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self._bm25 = bm25s.BM25()
+        self._bm25.index([list(c.tokens) or ["∅"] for c in chunks], show_progress=False)
+        self.vocabulary = frozenset(t for c in chunks for t in c.tokens)
+        self._readings = _reading_table(self.vocabulary)
+        self._longest = max((len(r) for r in self._readings), default=0)
+
+    def scores(self, query_lemmas: list[str]) -> np.ndarray:
+        known = [t for t in query_lemmas if t in self.vocabulary]
+        if not known:
+            return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
+        return self._bm25.get_scores(known)
+
+    def from_reading(self, kana: str) -> list[str]:
+        """こそだてしえん → [子育て, 支援]: greedy longest match of the reading against the corpus's words."""
+        text, out, i = to_katakana(kana), [], 0
+        while i < len(text):
+            for size in range(min(self._longest, len(text) - i), 1, -1):
+                if (lemma := self._readings.get(text[i : i + size])) is not None:
+                    out.append(lemma)
+                    i += size
+                    break
+            else:
+                i += 1
+        return out
+
+
+def _reading_table(vocabulary: frozenset[str]) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for lemma in sorted(vocabulary, key=len, reverse=True):
+        reading = "".join(t.reading for t in tokens(lemma))
+        if len(reading) >= 2 and reading not in table:
+            table[reading] = lemma
+    return table
+
+
+def rrf(rankings: list[list[str]], *, k: int = _RRF_K) -> dict[str, float]:
+    scores: dict[str, float] = defaultdict(float)
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking):
+            scores[chunk_id] += 1.0 / (k + rank + 1)
+    return scores
+
+
+class Retriever:
+    def __init__(self, index: IndexReader, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.chunks = {c.id: c for c in index.chunks}
+        self.order = [c.id for c in index.chunks]
+        self.lexical = Lexical(index.chunks)
+
+    def query_lemmas(self, text: str, *, kana: bool) -> list[str]:
+        found = lemmas(text)
+        return found + self.lexical.from_reading(text) if kana else found
+
+    def search(self, text: str, *, kana: bool = False, mode: Mode = "hybrid", k: int = 5) -> list[Scored]:
+        query_lemmas = self.query_lemmas(text, kana=kana)
+        lexical = dict(zip(self.order, self.lexical.scores(query_lemmas).tolist(), strict=True))
+        dense: dict[str, float] = {}
+        if mode != "lexical":
+            dense_text = " ".join(query_lemmas) if kana else text
+            vector = self.embedder.embed_queries([dense_text])[0]
+            dense = dict(self.index.dense(vector, k=_DENSE_DEPTH))
+        rankings = []
+        if mode != "dense":
+            rankings.append([i for i in sorted(lexical, key=lexical.__getitem__, reverse=True) if lexical[i] > 0])
+        if mode != "lexical":
+            rankings.append(sorted(dense, key=dense.__getitem__, reverse=True))
+        fused = rrf(rankings)
+        ranked = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
+        return [Scored(self.chunks[i], fused[i], lexical.get(i, 0.0), dense.get(i, 0.0)) for i in ranked]
