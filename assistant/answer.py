@@ -127,13 +127,19 @@ class TemplateAnswerer:
         )
         return Draft(f"{lead}\n「{chunk.text}」", ((chunk.id, chunk.text),))
 
+    def _title(self, plan: Plan, english: bool) -> Draft:
+        chunk = plan.chunks[0]
+        title = chunk.text.split("\n", 1)[0]
+        lead = f"The agreement's title is 「{title}」." if english else f"この協約の名称は「{title}」です。"
+        return Draft(f"{lead}\n「{chunk.text}」", ((chunk.id, title), (chunk.id, chunk.text)))
+
     def _closing(self, plan: Plan, english: bool) -> Draft:
         chunk = plan.chunks[0]
         lines = [line for line in chunk.text.split("\n") if line]
         sentence, date, signers = lines[0], lines[1], lines[2:]
         facets = plan.query.closing or ("date", "copies", "signers")
         picked = [date] if "date" in facets else []
-        picked += [sentence] if {"copies", "seal"} & set(facets) else []
+        picked += [annotate(sentence, plan.parties)] if {"copies", "seal"} & set(facets) else []
         picked += signers if {"signers", "address"} & set(facets) else []
         iso = chunk.metadata.get("date", "")
         lead = (

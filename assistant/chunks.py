@@ -36,7 +36,8 @@ def agreement_chunks(agreement: Agreement, *, several: bool = False) -> list[Chu
         )
 
     preamble = agreement.preamble
-    out.append(make("preamble", "preamble", "前文", preamble.text, preamble.text, legal_basis=preamble.legal_basis))
+    opening = f"{preamble.title}\n{preamble.text}" if preamble.title else preamble.text
+    out.append(make("preamble", "preamble", "前文", opening, opening, legal_basis=preamble.legal_basis))
     for article in agreement.articles:
         out.append(
             make(

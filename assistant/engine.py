@@ -177,9 +177,12 @@ class Engine:
     def _with_history(self, query: Query, history: Sequence[Message]) -> Query:
         """A follow-up (「じゃあ小郡市の役割は？」) is read together with the last question asked."""
         previous = next((m.content for m in reversed(history) if m.role == "user" and m.content.strip()), "")
-        if not previous or not query.followup:
+        if not previous or not (query.followup or not self._has_topic(query)):
             return query
-        combined = analyze(f"{previous} {query.text}", self.glossary, limit=self.settings.max_question_chars * 2)
+        replied = next((m.content for m in reversed(history) if m.role == "assistant"), "")[:300]
+        combined = analyze(
+            f"{previous} {replied} {query.text}", self.glossary, limit=self.settings.max_question_chars * 3
+        )
         return replace(
             combined,
             text=query.text,
@@ -190,6 +193,11 @@ class Engine:
 
     def _route(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan | None:
         """Questions that name structure go straight to it, not through top-k luck."""
+        if query.listing and query.item and "別表" in query.text:
+            return self._section_of_item(query, parties)
+        if query.which_article and "別表" in query.text:
+            article = next((c for c in self.index.chunks if c.kind == "article" and "別表" in c.text), None)
+            return Plan("article", query, (article,), parties) if article else None
         if query.article is not None or (query.item and "基本方針" in query.search_text):
             return self._article_plan(query, parties)
         if query.section and (query.listing or "-" not in query.section or "分野" in query.text):
@@ -202,11 +210,19 @@ class Engine:
                 return self._listing(query, parties, rows, f"別表 {rows[0].label.split(' ')[1]} の取組:")
         if query.definition:
             return Plan("preamble", query, (self._local("preamble"),), parties)
+        if query.name:
+            return Plan("title", query, (self._local("preamble"),), parties)
         if query.legal and not query.closing:
             return Plan("legal", query, (self._local("preamble"),), parties)
         if query.closing:
             return Plan("closing", query, (self._local("closing"),), parties)
         return None
+
+    def _section_of_item(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan | None:
+        """「基本方針の2番目は別表でどんな取組？」: the 別表 section whose heading carries that item's words."""
+        item = self._local(f"art-2-{query.item}")
+        rows = [c for c in self.index.chunks if c.kind == "annex_row" and item and item.text in c.embed_text]
+        return self._listing(query, parties, rows, f"「{item.text}」に関する別表の取組:") if item and rows else None
 
     def _article_plan(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan:
         number = query.article or 2
@@ -252,10 +268,13 @@ class Engine:
         text = query.search_text if self.options.glossary else fold(query.text)
         return self.retriever.search(text, kana=kana_only(query), mode=self.options.mode, k=k)
 
+    def _has_topic(self, query: Query) -> bool:
+        """Whether the question names something the agreement's own words cover (beyond generic words)."""
+        content = set(self.retriever.query_lemmas(query.search_text, kana=kana_only(query))) - _GENERIC
+        return bool(content & self.retriever.lexical.vocabulary)
+
     def _on_topic(self, query: Query, top: Scored) -> bool:
-        content = {t for t in self.retriever.query_lemmas(query.search_text, kana=kana_only(query))} - _GENERIC
-        shared = content & self.retriever.lexical.vocabulary
-        return bool(shared) or top.dense >= _MIN_DENSE
+        return self._has_topic(query) or top.dense >= _MIN_DENSE
 
     def _parties(self, query: Query) -> tuple[tuple[str, str], ...]:
         """(mark, city) pairs, the asked city first; names come from the preamble, not from code."""
@@ -283,7 +302,7 @@ class Engine:
             source = self.sources.get(chunk_id)
             if source is None:
                 continue
-            haystack = fold(annotate(source.text, plan.parties))
+            haystack = fold(source.text) + "\n" + fold(annotate(source.text, plan.parties))
             if all(fold(w) in haystack for w in words):
                 citations.append(Citation(source.id, source.label, source.kind, source.text))
         return tuple(citations)

@@ -34,10 +34,12 @@ _ITEM = re.compile(r"(?:第\s*(\d+)\s*号|(\d+)\s*号|item\s*(\d+)|(\d+)\s*つ�
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth)\b", re.IGNORECASE)
 _SECTION = re.compile(r"別表\s*[（(]\s*(\d)\s*[)）]\s*([①②③]|[（(]?[1-3][)）]?(?=の|は|に|で))?")
 _DEFINITION = re.compile(
-    r"(甲|乙)\s*(?:って|とは|は|=)\s*(?:誰|だれ|どこ|何|なに)|(甲と乙|甲乙)\s*(?:って|とは|は)\s*(?:誰|だれ|どこ|何)"
-    r"|当事者|who is referred to as|party a|party b"
+    r"(?:甲|乙|甲と乙|甲乙)\s*(?:って|とは|は)\s*(?:誰|だれ|どこ|なに|何)(?:の|[?？]|$|市|を指|ですか)"
+    r"|当事者|who is referred to as|party a|party b|who are the parties"
 )
-_LEGAL = re.compile(r"根拠|法律|法令|地方自治法|\blaw\b|legal basis|正式な名前|正式名称|名称")
+_NAME = re.compile(r"正式な名前|正式名称|名称|題名|タイトル|official name|title of")
+_WHICH_ARTICLE = re.compile(r"第?何条|どの条|which article")
+_LEGAL = re.compile(r"根拠|法律|法令|地方自治法|\blaw\b|legal basis")
 _LISTING = re.compile(r"全部|一覧|すべて|全て|ぜんぶ|\ball\b|\blist\b|どんな取組|どのような取組")
 _SAME = re.compile(r"同じ|同一|same")
 _DIFFERENT = re.compile(r"違う|異なる|差|different")
@@ -53,6 +55,7 @@ _CLOSING_ABOUT = re.compile(r"協約|締結|署名|押印|結ばれ|agreement|si
 PARTY_ALIASES = {"甲": ("甲", "久留米"), "乙": ("乙", "小郡")}
 _EN_PARTY = {"甲": re.compile(r"kurume(?! city plaza)", re.IGNORECASE), "乙": re.compile(r"ogori", re.IGNORECASE)}
 _OTHER_CITY = re.compile(r"([一-龥]{1,3}[市町村])(?:の役割|は何を|はどんな|も参加|の担当)")
+_NOT_A_CITY = ("両市", "各市", "同市", "本市", "両市町", "市町村", "構成市")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Query:
     section: str | None = None  # "3-2" for 別表(3)②
     parties: tuple[str, ...] = ()  # marks asked about, in the order asked ("乙",)
     definition: bool = False
+    name: bool = False
+    which_article: bool = False
     legal: bool = False
     closing: tuple[ClosingFacet, ...] = ()
     listing: bool = False
@@ -87,9 +92,10 @@ def clean(text: str, *, limit: int) -> tuple[str, bool]:
 
 
 def detect_language(text: str) -> Language:
-    has_japanese = any("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" for c in text)
-    has_latin = any(c.isascii() and c.isalpha() for c in text)
-    return "en" if has_latin and not has_japanese else "ja"
+    """English when Latin letters clearly outnumber Japanese characters (「who is 甲?」 is English)."""
+    japanese = sum("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" for c in text)
+    latin = sum(c.isascii() and c.isalpha() for c in text)
+    return "en" if latin > 3 * japanese else "ja"
 
 
 def analyze(raw: str, glossary: Glossary, *, limit: int) -> Query:
@@ -110,6 +116,8 @@ def analyze(raw: str, glossary: Glossary, *, limit: int) -> Query:
         section=_section(numeric),
         parties=_parties(numeric),
         definition=bool(_DEFINITION.search(numeric)),
+        name=bool(_NAME.search(numeric)),
+        which_article=bool(_WHICH_ARTICLE.search(numeric)),
         legal=bool(_LEGAL.search(numeric)),
         closing=_closing(numeric),
         listing=bool(_LISTING.search(numeric)),
@@ -183,4 +191,5 @@ def _unknown_party(text: str) -> str:
     if not match:
         return ""
     name = match.group(1)
-    return "" if any(a in name for aliases in PARTY_ALIASES.values() for a in aliases) else name
+    known = any(a in name for aliases in PARTY_ALIASES.values() for a in aliases)
+    return "" if known or name.endswith(_NOT_A_CITY) else name
