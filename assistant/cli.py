@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", parents=common, help="score the engine on evals/questions.jsonl")
     evaluate.add_argument("--json", action="store_true", help="print scores and failures as JSON")
     evaluate.add_argument("--questions", type=Path, help="another eval file (JSON lines)")
+    bench = commands.add_parser("bench", help="baselines, ablations, performance → evals/results/ (temp data dirs)")
+    bench.add_argument("--quick", action="store_true", help="10 questions, ×1 corpus, no load run, no MiniLM")
     return parser
 
 
@@ -117,4 +119,10 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": run_ingest, "chunks": run_chunks, "ask": run_ask, "eval": run_eval}
+def run_bench(settings: Settings, args: argparse.Namespace) -> int:
+    from evals.bench import main as bench
+
+    return bench(["--quick"] if args.quick else [])
+
+
+COMMANDS = {"ingest": run_ingest, "chunks": run_chunks, "ask": run_ask, "eval": run_eval, "bench": run_bench}
