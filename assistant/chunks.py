@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant.errors import CorpusError
 from assistant.tokenize import tokens
 from assistant.types import Agreement, AnnexRow, Article, Chunk, ChunkKind, Item
 
@@ -74,12 +75,14 @@ def agreement_chunks(agreement: Agreement, *, several: bool = False) -> list[Chu
             date=closing.date.isoformat(),
         )
     )
-    for row in agreement.annex:
+    row_labels = [row_label(row) for row in agreement.annex]
+    for row, label in zip(agreement.annex, row_labels, strict=True):
+        numbered = row_labels.count(label) > 1  # rows opening with the same words: tell them apart by position
         out.append(
             make(
                 row.local_id,
                 "annex_row",
-                row_label(row),
+                row_label(row, numbered=numbered),
                 row_text(row, agreement),
                 row_embed_text(row),
                 section=row.section.path,
@@ -120,8 +123,9 @@ def row_title(row: AnnexRow) -> str:
     return title if len(title) == len(content) or content[len(title)] in "、。" else f"{title}…"
 
 
-def row_label(row: AnnexRow) -> str:
-    return f"別表 {row.section.marker} {row_title(row)}"
+def row_label(row: AnnexRow, *, numbered: bool = False) -> str:
+    position = f"{row.index}行目 " if numbered else ""
+    return f"別表 {row.section.marker} {position}{row_title(row)}"
 
 
 def section_path_text(row: AnnexRow) -> str:
@@ -160,5 +164,6 @@ def _check_unique(chunks: list[Chunk]) -> None:
         values = [getattr(chunk, attribute) for chunk in chunks]
         duplicates = sorted({v for v in values if values.count(v) > 1})
         if duplicates:
-            msg = f"chunk {attribute}s are not unique: {', '.join(duplicates[:3])}"
-            raise ValueError(msg)
+            sources = sorted({str(c.metadata["source"]) for c in chunks if getattr(c, attribute) in duplicates})
+            msg = f"chunk {attribute}s are not unique: {', '.join(duplicates[:3])} (the same partner city twice?)"
+            raise CorpusError(", ".join(sources), msg)

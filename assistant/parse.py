@@ -119,6 +119,10 @@ def _articles(body: list[_Line], start: int, source: Path) -> tuple[tuple[Articl
             heading = ""
             continue
         if line.norm and articles:
+            # Unheaded text ends the articles; if another article follows, it was not the closing block.
+            if later := next((b for b in body[i:] if _ARTICLE.match(b.norm)), None):
+                msg = f"text after 第{articles[-1].number}条 is not part of an article, but an article follows at line {later.number}"
+                raise CorpusError(source, msg, line=line.number)
             return tuple(articles), i
         i += 1
     if not articles:

