@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from assistant.errors import CorpusError
-from assistant.tokenize import tokens
+from assistant.tokenize import terms
 from assistant.types import Agreement, AnnexRow, Article, Chunk, ChunkKind, Item
 
 _CLAUSE_END = re.compile(r"[、。]")
@@ -32,7 +32,7 @@ def agreement_chunks(agreement: Agreement, *, several: bool = False) -> list[Chu
             label=f"{prefix}{label}",
             text=text,
             embed_text=f"{agreement.title}\n{label}\n{with_city_names(embed, agreement)}",
-            tokens=tuple(t.lemma for t in tokens(embed)),
+            tokens=tuple(terms(f"{label}\n{embed}")),
             metadata=_metadata(agreement, local_id, order=len(out), **meta),
         )
 

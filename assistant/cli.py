@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--questions", type=Path, help="another eval file (JSON lines)")
     bench = commands.add_parser("bench", help="baselines, ablations, performance → evals/results/ (temp data dirs)")
     bench.add_argument("--quick", action="store_true", help="10 questions, ×1 corpus, no load run, no MiniLM")
+    serve = commands.add_parser("serve", parents=common, help="serve the chat app (builds the index if missing)")
+    serve.add_argument("--host", help="address to listen on (env ASSISTANT_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (env ASSISTANT_PORT, default 7860)")
+    serve.add_argument("--auth", help="require a login, as user:password (env ASSISTANT_AUTH)")
     return parser
 
 
@@ -52,13 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `assistant ask … | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def progress(done: int, total: int) -> None:
+    print(f"\rembedding chunks {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
 def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.ingestion import ingest
-
-    def progress(done: int, total: int) -> None:
-        print(f"\rembedding chunks {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     report = ingest(settings, rebuild=args.rebuild, progress=progress)
     print(report.summary())
@@ -79,16 +87,16 @@ def run_chunks(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_ask(settings: Settings, args: argparse.Namespace) -> int:
-    from assistant.batch import answer_lines, render
+    from assistant.batch import answer_lines, check_question, render
     from assistant.engine import Engine
 
-    engine = Engine.load(settings)
     if args.question != "-":
-        answer = engine.ask(args.question)
+        check_question(args.question, limit=settings.max_question_chars)
+        answer = Engine.load(settings).ask(args.question)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render(answer))
         return 0
-    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-    for result in answer_lines(engine, stdin):
+    engine = Engine.load(settings)
+    for result in answer_lines(engine, sys.stdin.buffer):
         print(json.dumps(result, ensure_ascii=False) if args.json else render_result(result), flush=True)
     return 0
 
@@ -125,4 +133,17 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     return bench(["--quick"] if args.quick else [])
 
 
-COMMANDS = {"ingest": run_ingest, "chunks": run_chunks, "ask": run_ask, "eval": run_eval, "bench": run_bench}
+def run_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.app import serve
+
+    return serve(settings, progress=progress)
+
+
+COMMANDS = {
+    "ingest": run_ingest,
+    "chunks": run_chunks,
+    "ask": run_ask,
+    "eval": run_eval,
+    "bench": run_bench,
+    "serve": run_serve,
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Sequence
@@ -9,62 +10,15 @@ from dataclasses import dataclass, replace
 
 from assistant.answer import Answerer, Draft, Plan, TemplateAnswerer, annotate
 from assistant.embed import Embedder, embedder_id, load_embedder
+from assistant.errors import AssistantError
 from assistant.glossary import Glossary, load_glossary
 from assistant.index import IndexReader, open_index
 from assistant.normalize import fold
 from assistant.query import Query, analyze, kana_only
-from assistant.retrieve import Mode, Retriever, Scored
+from assistant.retrieve import GENERIC_TERMS, Mode, Retriever, Scored
 from assistant.settings import Settings
 from assistant.types import Answer, Chunk, Citation, Message
 
-# Words too general to show that a question is about something the agreement covers.
-_GENERIC = frozenset(
-    fold(w)
-    for w in (
-        "協約",
-        "協約書",
-        "市",
-        "久留米",
-        "小郡",
-        "久留米市",
-        "小郡市",
-        "役割",
-        "教える",
-        "何",
-        "どっち",
-        "どちら",
-        "聞く",
-        "いい",
-        "誰",
-        "どこ",
-        "いつ",
-        "言う",
-        "思う",
-        "ある",
-        "やる",
-        "分担",
-        "役割分担",
-        "取組",
-        "取り組む",
-        "関係",
-        "書く",
-        "今",
-        "方",
-        "甲",
-        "乙",
-        "中",
-        "人",
-        "日",
-        "年",
-        "次",
-        "前",
-        "後",
-        "全体",
-        "圏域",
-        "住民",
-        "city",
-    )
-)
 _MIN_DENSE = 0.86  # e5 cosine below which a question with no shared content word is taken as off-topic
 
 
@@ -101,24 +55,35 @@ class Engine:
         return cls(settings, open_index(settings, embedder_id(settings)), embedder, **kwargs)  # type: ignore[arg-type]
 
     def _use(self, index: IndexReader) -> None:
-        self.index = index
-        self.retriever = Retriever(index, self.embedder)
-        self.by_local: dict[str, Chunk] = {}
+        """Build everything for `index` first, then swap it in under the lock in one step."""
+        retriever = Retriever(index, self.embedder)
+        by_local: dict[str, Chunk] = {}
         for chunk in index.chunks:
-            self.by_local.setdefault(chunk.local_id, chunk)
-        self.sources = {c.id: c for c in index.chunks}
+            by_local.setdefault(chunk.local_id, chunk)
+        sources = {c.id: c for c in index.chunks}
+        with self._lock:
+            self.index, self.retriever, self.by_local, self.sources = index, retriever, by_local, sources
 
     def refresh(self) -> None:
         """Pick up a re-ingest: swap in the new snapshot whole, so a query sees old or new, never a mix."""
-        if self.index.changed():
-            with self._lock:
-                self._use(open_index(self.settings, embedder_id(self.settings)))
+        if not self.index.changed():
+            return
+        try:
+            index = open_index(self.settings, embedder_id(self.settings))
+        except AssistantError:
+            return  # the new index is unusable (being rebuilt, other embedder): keep serving this one
+        self._use(index)
 
     # --- public API ------------------------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[Message] = ()) -> Answer:
-        started = time.perf_counter()
         self.refresh()
+        with self._lock:
+            snapshot = copy.copy(self)  # one index for the whole question, even if a refresh swaps mid-way
+        return snapshot._answer(question, history)
+
+    def _answer(self, question: str, history: Sequence[Message]) -> Answer:
+        started = time.perf_counter()
         query = analyze(question, self.glossary, limit=self.settings.max_question_chars)
         plan, ranked = self.plan(query, history)
         draft = self.answerer.compose(plan)
@@ -270,7 +235,7 @@ class Engine:
 
     def _has_topic(self, query: Query) -> bool:
         """Whether the question names something the agreement's own words cover (beyond generic words)."""
-        content = set(self.retriever.query_lemmas(query.search_text, kana=kana_only(query))) - _GENERIC
+        content = set(self.retriever.query_lemmas(query.search_text, kana=kana_only(query))) - GENERIC_TERMS
         return bool(content & self.retriever.lexical.vocabulary)
 
     def _on_topic(self, query: Query, top: Scored) -> bool:

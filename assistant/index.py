@@ -40,9 +40,12 @@ def make_client(settings: Settings) -> Any:
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    try:
-        if settings.chroma_host:
+    if settings.chroma_host:
+        try:
             return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except Exception as error:
+            raise AssistantError(_unreachable(settings, error)) from None
+    try:
         path = settings.data_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
@@ -59,19 +62,42 @@ def registry_name(settings: Settings) -> str:
 def read_info(client: Any, settings: Settings) -> IndexInfo:
     """The active index's record; clear errors for a missing, foreign or corrupt store."""
     try:
-        names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+        names = collection_names(client)
+        if registry_name(settings) not in names:
+            _check_not_foreign(names, settings)
+            raise IndexMissingError(f"no index at {_where(settings)}: run `python ingest.py` first")
+        meta = client.get_collection(registry_name(settings), embedding_function=None).metadata or {}
+        if meta.get("active") not in names:
+            raise IndexMismatchError(f"the index at {_where(settings)} is incomplete: {_REBUILD_HINT}")
+        return IndexInfo(
+            str(meta["active"]),
+            str(meta.get("embedder", "")),
+            int(meta.get("chunks", 0)),
+            str(meta.get("built_at", "")),
+        )
+    except AssistantError:
+        raise
     except Exception as error:
-        raise IndexMismatchError(
-            f"the index at {_where(settings)} is unreadable ({_brief(error)}): {_REBUILD_HINT}"
-        ) from None
-    if registry_name(settings) not in names:
-        raise IndexMissingError(f"no index at {_where(settings)}: run `python ingest.py` first")
-    meta = client.get_collection(registry_name(settings), embedding_function=None).metadata or {}
-    if meta.get("active") not in names:
-        raise IndexMismatchError(f"the index at {_where(settings)} is incomplete: {_REBUILD_HINT}")
-    return IndexInfo(
-        meta["active"], str(meta.get("embedder", "")), int(meta.get("chunks", 0)), str(meta.get("built_at", ""))
-    )
+        raise _unreadable(settings, error) from None
+
+
+def collection_names(client: Any) -> set[str]:
+    return {c if isinstance(c, str) else c.name for c in client.list_collections()}
+
+
+def _check_not_foreign(names: set[str], settings: Settings) -> None:
+    """An embedded store holding other collections is someone else's data dir, not a missing index.
+
+    A Chroma server is shared by design, so other collections there are normal.
+    """
+    foreign = sorted(n for n in names if not n.startswith(f"{settings.collection}-"))
+    if foreign and not settings.chroma_host:
+        msg = (
+            f"the data dir {settings.data_dir} holds a Chroma store that is not this assistant's index "
+            f"(collections: {', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}): "
+            f"{_REBUILD_HINT} to replace it, or set ASSISTANT_DATA_DIR to another directory"
+        )
+        raise IndexMismatchError(msg)
 
 
 def build(
@@ -88,6 +114,12 @@ def build(
     if rebuild:
         clear(settings)
     client = make_client(settings)
+    try:
+        names = collection_names(client)
+    except Exception as error:
+        raise _unreadable(settings, error) from None
+    if registry_name(settings) not in names:
+        _check_not_foreign(names, settings)
     name = f"{settings.collection}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     collection = client.create_collection(name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
     try:
@@ -139,15 +171,13 @@ def _activate(client: Any, settings: Settings, info: IndexInfo) -> None:
 
 
 def clear(settings: Settings) -> None:
-    """Remove every trace of our index (for `--rebuild` after corruption)."""
+    """Remove the embedded store whole (for `--rebuild` after corruption or over a foreign data dir).
+
+    On a Chroma server nothing is removed first: other app instances keep serving the active index
+    while the new one is built, and activation then deletes every older generation but the previous.
+    """
     if not settings.chroma_host:
         shutil.rmtree(settings.data_dir / "chroma", ignore_errors=True)
-        return
-    client = make_client(settings)
-    for existing in client.list_collections():
-        existing_name = existing if isinstance(existing, str) else existing.name
-        if existing_name.startswith(f"{settings.collection}-"):
-            client.delete_collection(existing_name)
 
 
 def chunk_to_metadata(chunk: Chunk) -> dict[str, str | int]:
@@ -186,9 +216,12 @@ class IndexReader:
     _checked_at: float = 0.0
 
     def dense(self, vector: np.ndarray, *, k: int) -> list[tuple[str, float]]:
-        result = self._collection.query(
-            query_embeddings=[vector.tolist()], n_results=min(k, len(self.chunks)), include=["distances"]
-        )
+        try:
+            result = self._collection.query(
+                query_embeddings=[vector.tolist()], n_results=min(k, len(self.chunks)), include=["distances"]
+            )
+        except Exception as error:
+            raise _unreadable(self.settings, error) from None
         return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def changed(self, *, every: float = 2.0) -> bool:
@@ -204,6 +237,8 @@ class IndexReader:
 
 
 def open_index(settings: Settings, embedder: str) -> IndexReader:
+    if not settings.chroma_host and not (settings.data_dir / "chroma" / "chroma.sqlite3").is_file():
+        raise IndexMissingError(f"no index at {_where(settings)}: run `python ingest.py` first")
     client = make_client(settings)
     info = read_info(client, settings)
     if info.embedder != embedder:
@@ -212,18 +247,41 @@ def open_index(settings: Settings, embedder: str) -> IndexReader:
             f"set ASSISTANT_EMBEDDER to match or {_REBUILD_HINT}"
         )
         raise IndexMismatchError(msg)
-    collection = client.get_collection(info.collection, embedding_function=None)
-    records = collection.get(include=["documents", "metadatas"])
-    chunks = [
-        chunk_from_record(i, d, m)
-        for i, d, m in zip(records["ids"], records["documents"], records["metadatas"], strict=True)
-    ]
+    try:
+        collection = client.get_collection(info.collection, embedding_function=None)
+        records = collection.get(include=["documents", "metadatas"])
+        chunks = [
+            chunk_from_record(i, d, m)
+            for i, d, m in zip(records["ids"], records["documents"], records["metadatas"], strict=True)
+        ]
+    except Exception as error:
+        raise _unreadable(settings, error) from None
     chunks.sort(key=lambda c: (c.metadata.get("agreement", ""), int(c.metadata.get("order", 0))))
     return IndexReader(settings, info, chunks, client, collection, time.monotonic())
 
 
 def _where(settings: Settings) -> str:
     return f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.data_dir)
+
+
+def _unreadable(settings: Settings, error: BaseException) -> AssistantError:
+    if settings.chroma_host and _is_connection_error(error):
+        return AssistantError(_unreachable(settings, error))
+    return IndexMismatchError(f"the index at {_where(settings)} is unreadable ({_brief(error)}): {_REBUILD_HINT}")
+
+
+def _unreachable(settings: Settings, error: BaseException) -> str:
+    return (
+        f"cannot reach the Chroma server at {_where(settings)} ({_brief(error)}): start it "
+        f"(`chroma run --path DIR --host {settings.chroma_host} --port {settings.chroma_port}`) "
+        "or unset ASSISTANT_CHROMA_HOST to use the local index"
+    )
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    import httpx
+
+    return isinstance(error, httpx.TransportError | ConnectionError) or "connect" in str(error).lower()
 
 
 def _brief(error: BaseException) -> str:

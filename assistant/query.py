@@ -13,7 +13,7 @@ from assistant.normalize import arabic_numerals, fold, is_kana_only, nfkc
 Language = Literal["ja", "en"]
 ClosingFacet = Literal["date", "copies", "signers", "address", "seal"]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
 _KANA_DIGITS = {
     "いち": 1,
     "に": 2,

@@ -11,13 +11,62 @@ import numpy as np
 
 from assistant.embed import Embedder
 from assistant.index import IndexReader
-from assistant.normalize import to_katakana
-from assistant.tokenize import lemmas, tokens
+from assistant.normalize import fold, to_katakana
+from assistant.tokenize import terms, tokens
 from assistant.types import Chunk
 
 Mode = Literal["hybrid", "dense", "lexical"]
 _RRF_K = 60  # the constant from Cormack et al. (2009); rank fusion is 5 lines, not worth a dependency
 _DENSE_DEPTH = 20
+# Words in nearly every unit (the parties, 役割, question words): they neither show that a question
+# is on topic nor tell rows apart, so BM25 ignores them.
+GENERIC_TERMS = frozenset(
+    fold(w)
+    for w in (
+        "協約",
+        "協約書",
+        "市",
+        "久留米",
+        "小郡",
+        "久留米市",
+        "小郡市",
+        "役割",
+        "教える",
+        "何",
+        "どっち",
+        "どちら",
+        "聞く",
+        "いい",
+        "誰",
+        "どこ",
+        "いつ",
+        "言う",
+        "思う",
+        "ある",
+        "やる",
+        "分担",
+        "役割分担",
+        "取組",
+        "取り組む",
+        "関係",
+        "書く",
+        "今",
+        "方",
+        "甲",
+        "乙",
+        "中",
+        "人",
+        "日",
+        "年",
+        "次",
+        "前",
+        "後",
+        "全体",
+        "圏域",
+        "住民",
+        "city",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +88,7 @@ class Lexical:
         self._longest = max((len(r) for r in self._readings), default=0)
 
     def scores(self, query_lemmas: list[str]) -> np.ndarray:
-        known = [t for t in query_lemmas if t in self.vocabulary]
+        known = [t for t in query_lemmas if t in self.vocabulary and t not in GENERIC_TERMS]
         if not known:
             return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
         return self._bm25.get_scores(known)
@@ -84,7 +133,7 @@ class Retriever:
         self.lexical = Lexical(index.chunks)
 
     def query_lemmas(self, text: str, *, kana: bool) -> list[str]:
-        found = lemmas(text)
+        found = terms(text)
         return found + self.lexical.from_reading(text) if kana else found
 
     def search(self, text: str, *, kana: bool = False, mode: Mode = "hybrid", k: int = 5) -> list[Scored]:

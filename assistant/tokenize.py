@@ -41,3 +41,23 @@ def tokens(text: str) -> tuple[Token, ...]:
 
 def lemmas(text: str) -> list[str]:
     return [token.lemma for token in tokens(text)]
+
+
+def terms(text: str) -> list[str]:
+    """Lemmas plus compounds of adjacent nouns (二次+救急 → 二次救急), so exact compounds outrank parts."""
+    out: list[str] = []
+    previous = ""
+    for word in _tagger()(nfkc(text)):
+        feature = word.feature
+        if feature.pos1 not in _CONTENT_POS:
+            previous = ""
+            continue
+        lemma = nfkc(feature.orthBase or word.surface).casefold()
+        if lemma in _STOP_LEMMAS:
+            previous = ""
+            continue
+        out.append(lemma)
+        if previous and feature.pos1 in ("名詞", "接尾辞", "接頭辞"):
+            out.append(previous + lemma)
+        previous = lemma if feature.pos1 in ("名詞", "接頭辞") else ""
+    return out
