@@ -1,0 +1,8 @@
+"""Serve the app: `python app.py [--host H] [--port P] [--auth user:pass]` is `assistant serve`."""
+
+import sys
+
+from assistant.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["serve", *sys.argv[1:]]))
