@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `assistant ask … | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def progress(done: int, total: int) -> None:
@@ -84,16 +87,16 @@ def run_chunks(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_ask(settings: Settings, args: argparse.Namespace) -> int:
-    from assistant.batch import answer_lines, render
+    from assistant.batch import answer_lines, check_question, render
     from assistant.engine import Engine
 
-    engine = Engine.load(settings)
     if args.question != "-":
-        answer = engine.ask(args.question)
+        check_question(args.question, limit=settings.max_question_chars)
+        answer = Engine.load(settings).ask(args.question)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render(answer))
         return 0
-    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-    for result in answer_lines(engine, stdin):
+    engine = Engine.load(settings)
+    for result in answer_lines(engine, sys.stdin.buffer):
         print(json.dumps(result, ensure_ascii=False) if args.json else render_result(result), flush=True)
     return 0
 
