@@ -101,9 +101,9 @@ class TemplateAnswerer:
         item, article = plan.chunks[0], plan.chunks[-1]
         body = annotate(article.text, plan.parties)
         lead = (
-            f"{item.label.split(' ', 1)[0]} is 「{item.text}」. The article reads:"
+            f"Article {item.metadata.get('article')}, item {item.metadata.get('item')} is 「{item.text}」. The article reads:"
             if english
-            else f"{item.label.split(' ', 1)[0]}は「{item.text}」です。条文は次のとおりです。"
+            else f"第{item.metadata.get('article')}条第{item.metadata.get('item')}号は「{item.text}」です。条文は次のとおりです。"
         )
         return Draft(f"{lead}\n「{body}」", ((item.id, item.text), (article.id, body)))
 
@@ -150,14 +150,18 @@ class TemplateAnswerer:
         return Draft("\n".join([lead, *(f"「{p}」" for p in picked)]), tuple((chunk.id, p) for p in picked))
 
     def _listing(self, plan: Plan, english: bool) -> Draft:
+        """Rows of the table: one city's role each, or (for both cities) the activity and both roles."""
         lines, quotes = [plan.detail], []
+        shown = [("content", "Activity" if english else "取組の内容")] if len(plan.parties) != 1 else []
+        shown += [(m, f"{CITY_EN.get(c, c)} ({m})" if english else f"{c}（{m}）") for m, c in plan.parties]
         for chunk in plan.chunks:
             roles = _row_cells(chunk)
-            shown = [(m, c) for m, c in plan.parties] or [("content", "")]
-            for mark, city in shown:
-                who = "" if mark == "content" else (f"{CITY_EN.get(city, city)}: " if english else f"{city}: ")
-                lines.append(f"・{chunk.label} — {who}「{roles[mark]}」")
-                quotes.append((chunk.id, roles[mark]))
+            if len(shown) == 1:
+                lines.append(f"・{chunk.label}: 「{roles[shown[0][0]]}」")
+            else:
+                lines.append(f"・{chunk.label}")
+                lines += [f"　{name}: 「{roles[key]}」" for key, name in shown]
+            quotes += [(chunk.id, roles[key]) for key, _ in shown]
         return Draft("\n".join(lines), tuple(quotes))
 
     # --- answers that say the agreement does not answer ------------------------------------------

@@ -86,6 +86,7 @@ def agreement_chunks(agreement: Agreement, *, several: bool = False) -> list[Chu
                 row_text(row, agreement),
                 row_embed_text(row),
                 section=row.section.path,
+                marker=row.section.marker,
                 line=row.line,
             )
         )

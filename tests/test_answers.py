@@ -264,3 +264,20 @@ def test_cli_eval_prints_the_scores(built_index):
     assert scores["top3"] >= 0.97 and scores["first_citation"] >= 0.90
     assert scores["must_contain"] >= 0.95
     assert scores["refusal_precision"] >= 0.95 and scores["refusal_recall"] >= 0.95
+
+
+def test_several_agreements_answer_for_the_partner_named(second_agreement_corpus, tmp_path):
+    from assistant.ingestion import ingest
+    from assistant.settings import load_settings
+
+    settings = load_settings(env={}, corpus_dir=second_agreement_corpus, data_dir=tmp_path / "two")
+    ingest(settings)
+    engine = Engine.load(settings)
+    ukiha = engine.ask("うきは市の公共交通の役割は？")
+    assert ukiha.citations[0].id == "kurume-ukiha/annex-3-2-1"
+    assert "うきは市（乙）" in ukiha.text and "小郡市" not in ukiha.text
+    ogori = engine.ask("小郡市の公共交通の役割は？")
+    assert ogori.citations[0].id == "kurume-ogori/annex-3-2-1"
+    assert "うきは" not in ogori.text
+    dated = engine.ask("うきは市との協約はいつ締結されたの？")
+    assert "平成28年3月1日" in dated.text
