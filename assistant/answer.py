@@ -133,10 +133,33 @@ class TemplateAnswerer:
         lead = f"The agreement's title is 「{title}」." if english else f"この協約の名称は「{title}」です。"
         return Draft(f"{lead}\n「{chunk.text}」", ((chunk.id, title), (chunk.id, chunk.text)))
 
+    def _outline(self, plan: Plan, english: bool) -> Draft:
+        """How the agreement is built: its articles (each quoted by its opening words) and the 別表 sections."""
+        articles = [c for c in plan.chunks if c.kind == "article"]
+        rows = [c for c in plan.chunks if c.kind == "annex_row"]
+        lead = (
+            f"The agreement has a preamble, {len(articles)} articles, a closing block and an annex table "
+            f"with {len(rows)} activities:"
+            if english
+            else f"協約書は、前文、{len(articles)}か条の本文、末文、別表（{len(rows)}の取組）で構成されています。"
+        )
+        lines, quotes = [lead], []
+        for chunk in articles:
+            opening = annotate(chunk.text.split("、", 1)[0], plan.parties)
+            lines.append(f"・{chunk.label}「{opening}、…」")
+            quotes.append((chunk.id, opening))
+        sections: dict[str, int] = {}
+        for row in rows:
+            name = f"{row.metadata.get('marker')} {row.metadata.get('section_heading')}"
+            sections[name] = sections.get(name, 0) + 1
+        lines.append("Annex table:" if english else "別表:")
+        lines += [f"・{name}: {count}{'' if english else '件'}" for name, count in sections.items()]
+        return Draft("\n".join(lines), tuple(quotes))
+
     def _closing(self, plan: Plan, english: bool) -> Draft:
         chunk = plan.chunks[0]
         lines = [line for line in chunk.text.split("\n") if line]
-        sentence, date, signers = lines[0], lines[1], lines[2:]
+        sentence, date, signers = lines[0], lines[1], _signers_in_order(lines[2:], plan)
         facets = plan.query.closing or ("date", "copies", "signers")
         picked = [date] if "date" in facets else []
         picked += [annotate(sentence, plan.parties)] if {"copies", "seal"} & set(facets) else []
@@ -147,6 +170,12 @@ class TemplateAnswerer:
             if english
             else f"協約書の末文（締結日 {date}）には次のとおりあります。"
         )
+        if plan.query.current:
+            lead = (
+                f"The agreement records only who signed it on {iso}; it says nothing about who holds office now. {lead}"
+                if english
+                else f"協約書に記載されているのは締結時（{date}）の署名者で、現在のことは記載がありません。{lead}"
+            )
         return Draft("\n".join([lead, *(f"「{p}」" for p in picked)]), tuple((chunk.id, p) for p in picked))
 
     def _listing(self, plan: Plan, english: bool) -> Draft:
@@ -221,6 +250,14 @@ class TemplateAnswerer:
         quote = annotate(plan.pointer.text, plan.parties)
         label = "Related provision" if english else "関連する規定"
         return Draft(f"{text}\n{label}（{plan.pointer.label}）:「{quote}」", ((plan.pointer.id, quote),))
+
+
+def _signers_in_order(lines: list[str], plan: Plan) -> list[str]:
+    """Signatory lines, the asked city first; only that city's line when the question names one."""
+    asked = plan.query.parties
+    order = [mark for mark, _ in plan.parties]
+    ranked = sorted(lines, key=lambda line: order.index(line[0]) if line[0] in order else len(order))
+    return [line for line in ranked if line[0] in asked] if len(asked) == 1 else ranked
 
 
 def _row_cells(chunk: Chunk) -> dict[str, str]:

@@ -87,6 +87,7 @@ def agreement_chunks(agreement: Agreement, *, several: bool = False) -> list[Chu
                 row_embed_text(row),
                 section=row.section.path,
                 marker=row.section.marker,
+                section_heading=row.section.heading,
                 line=row.line,
             )
         )

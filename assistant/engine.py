@@ -91,7 +91,9 @@ class Engine:
 
     def _answer(self, question: str, history: Sequence[Message]) -> Answer:
         started = time.perf_counter()
-        query = analyze(question, self.glossary, limit=self.settings.max_question_chars, aliases=self.aliases)
+        query = self._read_kana(
+            analyze(question, self.glossary, limit=self.settings.max_question_chars, aliases=self.aliases)
+        )
         self._scope(query)
         plan, ranked = self.plan(query, history)
         draft = self.answerer.compose(plan)
@@ -171,6 +173,9 @@ class Engine:
         """Questions that name structure go straight to it, not through top-k luck."""
         if query.listing and query.item and "別表" in query.text:
             return self._section_of_item(query, parties)
+        if query.count:
+            units = [c for c in self.by_local.values() if c.kind in ("article", "annex_row")]
+            return Plan("outline", query, tuple(units), parties)
         if query.which_article and "別表" in query.text:
             article = next((c for c in self.by_local.values() if c.kind == "article" and "別表" in c.text), None)
             return Plan("article", query, (article,), parties) if article else None
@@ -245,6 +250,17 @@ class Engine:
             return self.retriever.search(text, kana=kana_only(query), mode=self.options.mode, k=k)
         found = self.retriever.search(text, kana=kana_only(query), mode=self.options.mode, k=k * len(self.agreements))
         return [s for s in found if s.chunk.id.startswith(f"{self.scope}/")][:k]
+
+    def _read_kana(self, query: Query) -> Query:
+        """しちょうのなまえ → also read as 市長 (from the corpus's own readings), so routes see the words."""
+        if not kana_only(query):
+            return query
+        words = self.retriever.lexical.from_reading(query.text)
+        if not words:
+            return query
+        limit = self.settings.max_question_chars * 2
+        read = analyze(f"{query.text} {' '.join(words)}", self.glossary, limit=limit, aliases=self.aliases)
+        return replace(read, raw=query.raw, text=query.text, truncated=query.truncated)
 
     def _scope(self, query: Query) -> None:
         """Which agreement a question is about: the one whose partner it names, else the first.

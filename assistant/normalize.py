@@ -56,7 +56,7 @@ def fold(text: str) -> str:
 
 def is_kana_only(text: str) -> bool:
     """True when a question is written only in hiragana/katakana (こそだて), so readings must be used."""
-    letters = [c for c in text if not unicodedata.category(c).startswith(("P", "Z", "S"))]
+    letters = [c for c in nfkc(text) if not unicodedata.category(c).startswith(("P", "Z", "S"))]
     return bool(letters) and all("\u3040" <= c <= "\u30ff" for c in letters)
 
 

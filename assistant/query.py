@@ -14,6 +14,11 @@ Language = Literal["ja", "en"]
 ClosingFacet = Literal["date", "copies", "signers", "address", "seal"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
+# HTML pasted into a question: script/style blocks whole, other tags (not <system>, an injection marker).
+_MARKUP = re.compile(
+    r"<\s*(script|style)\b[^>]*>.*?(?:<\s*/\s*\1\s*>|$)|</?(?!system\b)[a-z][a-z0-9-]*\b[^<>]{0,500}>",
+    re.IGNORECASE | re.DOTALL,
+)
 _KANA_DIGITS = {
     "いち": 1,
     "に": 2,
@@ -35,7 +40,7 @@ _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth)\b", re.IGNORECASE)
 _SECTION = re.compile(r"別表\s*[（(]\s*(\d)\s*[)）]\s*([①②③]|[（(]?[1-3][)）]?(?=の|は|に|で))?")
 _DEFINITION = re.compile(
     r"(?:甲|乙|甲と乙|甲乙)\s*(?:って|とは|は)\s*(?:誰|だれ|どこ|なに|何)(?:の|[?？]|$|市|を指|ですか)"
-    r"|当事者|who is referred to as|party a|party b|who are the parties"
+    r"|当事者|who is referred to as|party a|party b|who are the parties|甲と乙の違い|甲乙の違い"
 )
 _NAME = re.compile(r"正式な名前|正式名称|名称|題名|タイトル|official name|title of")
 _WHICH_ARTICLE = re.compile(r"第?何条|どの条|which article")
@@ -48,10 +53,13 @@ _CLOSING = {
     "date": re.compile(r"いつ|締結日|日付|何年|平成|\bwhen\b|\bdate\b|signed on"),
     "copies": re.compile(r"何通|通作成|部数|copies|持って|保有|保管"),
     "seal": re.compile(r"押印|印鑑|はんこ|判子|\bseal"),
-    "signers": re.compile(r"署名|市長|サイン|\bwho signed|\bsign|mayor|調印"),
+    "signers": re.compile(r"署名|市長|サイン|\bwho signed|\bsign|mayor|調印|結んだのは|締結したのは|who concluded"),
     "address": re.compile(r"住所|所在地|address"),
 }
-_CLOSING_ABOUT = re.compile(r"協約|締結|署名|押印|結ばれ|agreement|signed|copies|協約書")
+_CLOSING_ABOUT = re.compile(r"協約|締結|署名|押印|結ばれ|結んだ|agreement|signed|copies|協約書")
+_CURRENT = re.compile(r"現在|今の|いまの|現職|current|now\b")
+_COUNT = re.compile(r"いくつ|何個|何項目|何条まで|how many")
+_COUNT_WHAT = re.compile(r"条|取組|項目|別表|article|activit|row")
 Aliases = dict[str, tuple[str, ...]]  # mark → words that name that party (甲, 久留米市, 久留米)
 
 
@@ -78,6 +86,8 @@ class Query:
     definition: bool = False
     name: bool = False
     which_article: bool = False
+    count: bool = False  # "how many articles / activities": answered from the document's structure
+    current: bool = False  # asks about now (現在の市長): the agreement only records the signing
     legal: bool = False
     closing: tuple[ClosingFacet, ...] = ()
     listing: bool = False
@@ -91,8 +101,8 @@ class Query:
 
 
 def clean(text: str, *, limit: int) -> tuple[str, bool]:
-    """Drop control and invisible characters, squash space, cut to `limit` characters."""
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
+    """Drop markup, control and invisible characters, squash space, cut to `limit` characters."""
+    text = _MARKUP.sub(" ", _CONTROL.sub(" ", unicodedata.normalize("NFC", text)))
     text = re.sub(r"\s+", " ", text).strip()
     return (text[:limit], True) if len(text) > limit else (text, False)
 
@@ -125,6 +135,8 @@ def analyze(raw: str, glossary: Glossary, *, limit: int, aliases: Aliases | None
         definition=bool(_DEFINITION.search(numeric)),
         name=bool(_NAME.search(numeric)),
         which_article=bool(_WHICH_ARTICLE.search(numeric)),
+        count=bool(_COUNT.search(numeric) and _COUNT_WHAT.search(numeric)),
+        current=bool(_CURRENT.search(numeric)),
         legal=bool(_LEGAL.search(numeric)),
         closing=_closing(numeric),
         listing=bool(_LISTING.search(numeric)),
