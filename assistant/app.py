@@ -106,8 +106,10 @@ def build_app(engine: Engine) -> gr.Blocks:
 def _chat_tab(service: ChatService) -> gr.Chatbot:
     chatbot = gr.Chatbot(
         label="回答",
+        show_label=False,
         elem_id="chat",
-        height=540,
+        height="calc(100vh - 330px)",
+        min_height=420,
         buttons=["copy", "copy_all"],
         sanitize_html=True,
         allow_tags=False,
@@ -212,7 +214,7 @@ def _roles_tab(
         if row is None:
             yield gr.update(), gr.update()
             return
-        for value in service.reply(row_question(row, parties), chat):
+        for value in service.reply(row_question(row, parties), chat, standalone=True):
             yield value, gr.Tabs(selected="chat")
 
     for event in (keyword.change, city.change):

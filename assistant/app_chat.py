@@ -125,10 +125,16 @@ class ChatService:
         except AssistantError as error:
             return {"error": str(error)}
 
-    def reply(self, question: str, chat: list[ChatMessage] | None) -> Iterator[list[ChatMessage]]:
-        """Append the question, stream the answer in, then its citation cards (which stay with it)."""
+    def reply(
+        self, question: str, chat: list[ChatMessage] | None, *, standalone: bool = False
+    ) -> Iterator[list[ChatMessage]]:
+        """Append the question, stream the answer in, then its citation cards (which stay with it).
+
+        A `standalone` question names everything it is about (a row chosen in the table), so it is
+        not read as a follow-up to the conversation.
+        """
         chat = plain_chat(chat)
-        history = engine_history(chat)
+        history = [] if standalone else engine_history(chat)
         shown = question[: self.settings.max_question_chars]
         suffix = "…（以下省略）" if len(question) > len(shown) else ""
         chat = [*chat, {"role": "user", "content": as_text(shown) + suffix}]

@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from assistant.answer import annotate
 from assistant.glossary import Glossary
 from assistant.normalize import fold
 from assistant.query import analyze
@@ -22,7 +21,7 @@ SOURCES_CLASS = "sources"
 _UNMARKED = frozenset(
     {"協約", "役割", "久留米", "小郡", "久留米市", "小郡市", "取組", "取り組", "教え", "分担", "役割分担", "圏域"}
 )
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _TRAILING_KANA = re.compile(r"[ぁ-ゖ]+$")
 _KANJI_OR_KATAKANA = re.compile(r"[一-龥ァ-ヶー]")
 
@@ -39,17 +38,24 @@ class Section:
 
 def as_text(text: str) -> str:
     """A user's words for the Markdown chat: shown exactly as typed, never as HTML or formatting."""
-    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=False)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def from_text(content: str) -> str:
     """Inverse of `as_text`, to give the engine the question as it was typed."""
-    return re.sub(r"\\(.)", r"\1", html.unescape(content), flags=re.DOTALL)
+    return html.unescape(re.sub(r"\\(.)", r"\1", content, flags=re.DOTALL))
 
 
 def anchor(chunk_id: str) -> str:
     """The HTML id of a unit in the full agreement: the chunk id with its slash replaced."""
     return chunk_id.replace("/", "--")
+
+
+def with_cities(text: str, parties: tuple[tuple[str, str], ...]) -> str:
+    """甲 → 久留米市（甲）, leaving 「甲」 definitions and marks that already carry their city alone."""
+    for mark, city in parties:
+        text = re.sub(rf"(?<![「（]){mark}(?![（」）])", f"{city}（{mark}）", text)
+    return text
 
 
 # --- highlighting ---------------------------------------------------------------------------------
@@ -114,7 +120,7 @@ def sources_html(
 def _card(
     number: int, citation: Citation, terms: Sequence[str], units: dict[str, Chunk], parties: tuple[tuple[str, str], ...]
 ) -> str:
-    text = annotate(citation.text, parties)
+    text = with_cities(citation.text, parties)
     whole = _whole_unit(citation, units, parties)
     link = f'<a class="open-unit" href="#{anchor(whole[0])}" data-anchor="{anchor(whole[0])}">協約書全文で開く</a>'
     return (
@@ -135,9 +141,9 @@ def _whole_unit(
         parent_id = f"{chunk.id.rsplit('/', 1)[0]}/art-{chunk.metadata.get('article')}"
         chunk = units.get(parent_id, chunk)
     if chunk is None:
-        return citation.id, "引用箇所", annotate(citation.text, parties)
+        return citation.id, "引用箇所", with_cities(citation.text, parties)
     what = {"annex_row": "別表の行", "article": "条文", "item": "条文", "preamble": "前文", "closing": "末文"}
-    return chunk.id, what.get(chunk.kind, "規定"), annotate(chunk.text, parties)
+    return chunk.id, what.get(chunk.kind, "規定"), with_cities(chunk.text, parties)
 
 
 # --- the 別表, split by role ------------------------------------------------------------------------
@@ -152,7 +158,7 @@ def row_cells(chunk: Chunk) -> tuple[str, str, str]:
 def row_question(chunk: Chunk, parties: tuple[tuple[str, str], ...]) -> str:
     """The question that asks the engine about one row: its own 取組 wording finds it exactly."""
     cities = "と".join(city for _, city in parties) or "両市"
-    return f"「{row_cells(chunk)[0]}」について、{cities}の役割は？"
+    return f"「{row_cells(chunk)[0]}」について、{cities}の役割を教えてください。"
 
 
 def role_table_html(
@@ -164,7 +170,10 @@ def role_table_html(
     city: str = "",
     buttons: bool = True,
 ) -> str:
-    """The 別表 as one table, grouped by section; `keyword` filters rows, `city` keeps one city's column."""
+    """The 別表 as one table, grouped by section; `keyword` filters rows, `city` keeps one city's column.
+
+    With `buttons`, each row can be explained in the chat; without, rows carry their anchors (full agreement).
+    """
     names = [name for _, name in parties] or ["甲", "乙"]
     shown = [i for i, name in enumerate(names) if not city or city == name]
     words = [w for w in re.split(r"[\s　]+", keyword.strip()) if w]
@@ -176,7 +185,7 @@ def role_table_html(
         path = str(row.metadata.get("section", ""))
         body += _section_rows(path, last_path, sections, 2 + len(shown) - (0 if buttons else 1))
         last_path = path
-        body.append(_row_html(row, shown, words, buttons=buttons))
+        body.append(_row_html(row, shown, words, buttons=buttons, anchored=not buttons))
     count = f'<p class="table-count">{len(rows)}項目中 {len(picked)}項目を表示</p>'
     if not picked:
         return f'{count}<p class="no-rows">該当する取組はありません。別のことばで検索してください。</p>'
@@ -200,12 +209,13 @@ def _section_rows(path: str, last: str, sections: dict[str, Section], width: int
     return out
 
 
-def _row_html(row: Chunk, shown: list[int], words: list[str], *, buttons: bool) -> str:
+def _row_html(row: Chunk, shown: list[int], words: list[str], *, buttons: bool, anchored: bool) -> str:
     content, *roles = row_cells(row)
     cells = [f"<td>{highlight(content, words)}</td>"] + [f"<td>{highlight(roles[i], words)}</td>" for i in shown]
     if buttons:
         cells.append(f'<td><button class="explain" data-row="{html.escape(row.id)}">チャットで説明</button></td>')
-    return f'<tr id="{anchor(row.id)}" class="unit">{"".join(cells)}</tr>'
+    where = f' id="{anchor(row.id)}"' if anchored else ""  # anchors only in the full agreement: ids are unique
+    return f'<tr{where} class="unit">{"".join(cells)}</tr>'
 
 
 # --- the full agreement -----------------------------------------------------------------------------
@@ -224,11 +234,12 @@ def agreement_html(
     parts.append(f'<p class="note">読みやすさのため、甲・乙に市名を補っています{html.escape(example)}。</p>')
     for chunk in chunks:
         if chunk.kind == "preamble":
-            parts.append(_unit(chunk, "", annotate(chunk.text, parties)))
+            body = chunk.text.split("\n", 1)[-1] if title and chunk.text.startswith(title) else chunk.text
+            parts.append(_unit(chunk, "", with_cities(body, parties)))
         elif chunk.kind == "article":
             parts.append(_article_html(chunk, items.get(chunk.metadata.get("article"), []), parties))
         elif chunk.kind == "closing":
-            parts.append(_unit(chunk, "末文", chunk.text))
+            parts.append(_unit(chunk, "末文", with_cities(chunk.text, parties)))
     rows = [c for c in chunks if c.kind == "annex_row"]
     if rows:
         parts.append('<section class="annex"><h3>別表（第3条関係）</h3>')
@@ -243,14 +254,13 @@ def _unit(chunk: Chunk, heading: str, text: str) -> str:
 
 
 def _article_html(article: Chunk, items: Sequence[Chunk], parties: tuple[tuple[str, str], ...]) -> str:
-    body = annotate(article.text.split("\n", 1)[0], parties)
+    body = with_cities(re.sub(r"^第\d+条\s*", "", article.text.split("\n", 1)[0]), parties)
     listed = "".join(
         f'<li id="{anchor(i.id)}" class="unit"><span class="item-no">（{i.metadata.get("item")}）</span>'
-        f"{html.escape(annotate(i.text, parties))}</li>"
+        f"{html.escape(with_cities(i.text, parties))}</li>"
         for i in items
     )
-    heading = article.label.split("）", 1)[0] + "）" if "（" in article.label else article.label
     return (
-        f'<section id="{anchor(article.id)}" class="unit"><h3>{html.escape(heading)}</h3>'
+        f'<section id="{anchor(article.id)}" class="unit"><h3>{html.escape(article.label)}</h3>'
         f"<p>{html.escape(body)}</p>{f'<ol class=items>{listed}</ol>' if listed else ''}</section>"
     )

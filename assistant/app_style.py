@@ -69,7 +69,7 @@ document.addEventListener('click', (event) => {
       setTimeout(() => show(tries - 1), 100);
     }
   };
-  show(30);
+  show(100);
 }, true);
 </script>
 """
@@ -79,6 +79,8 @@ CSS = """
 #app-header h1 { font-size: 1.6rem; margin: 0.2em 0 0.1em; }
 #app-header p { margin: 0; color: var(--body-text-color-subdued); line-height: 1.6; }
 #chat .message { line-height: 1.75; }
+/* The cards message has no copy or 👍/👎 of its own: those belong to the answer above it. */
+#chat .message-row:has(.sources) + .message-buttons { display: none; }
 .sources-title { font-weight: 600; font-size: 0.9em; color: var(--body-text-color-subdued); margin-bottom: 4px; }
 .cite-card {
   border: 1px solid var(--border-color-primary);
