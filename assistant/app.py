@@ -255,7 +255,7 @@ def parse_auth(auth: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = auth.partition(":")
     if not (sep and user and password):
-        msg = f"--auth / ASSISTANT_AUTH must look like user:password, got {auth.split(':', 1)[0]!r}:…"
+        msg = "--auth / ASSISTANT_AUTH must look like user:password (both parts non-empty)"  # never echo a password
         raise AssistantError(msg)
     return user, password
 

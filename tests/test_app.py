@@ -90,6 +90,40 @@ def test_each_answer_keeps_its_own_citations() -> None:
     ]
 
 
+def test_handlers_never_show_a_traceback() -> None:
+    import gradio as gr
+
+    from assistant.app import INTERNAL_ERROR, guarded
+    from assistant.errors import InputError
+
+    @guarded
+    def crash() -> None:
+        raise RuntimeError("/secret/path")
+
+    @guarded
+    def refuse() -> Iterator[int]:
+        yield 1
+        raise InputError("評価する回答が見つかりませんでした。")
+
+    with pytest.raises(gr.Error) as crashed:
+        crash()
+    assert crashed.value.message == INTERNAL_ERROR
+    with pytest.raises(gr.Error) as refused:
+        list(refuse())
+    assert refused.value.message == "評価する回答が見つかりませんでした。"
+
+
+@pytest.mark.parametrize("auth", ["s3cret", ":s3cret", "staffer:"])
+def test_auth_needs_user_and_password(auth: str) -> None:
+    from assistant.app import parse_auth
+    from assistant.errors import AssistantError
+
+    assert parse_auth("staff:pa:ss") == ("staff", "pa:ss")
+    with pytest.raises(AssistantError, match="user:password") as error:
+        parse_auth(auth)
+    assert auth.strip(":") not in str(error.value)
+
+
 def _write_many(path: str, writer: int) -> None:
     for n in range(200):
         append_record(Path(path), {"writer": writer, "n": n, "text": "回答" * (50 + n % 400)})
