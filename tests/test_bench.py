@@ -1,0 +1,98 @@
+"""The bench machinery on a tiny subset: 10 questions, ×1 corpus, no load run, no MiniLM (full run: `assistant bench`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant.parse import parse_corpus
+from evals import bench, perf, report
+from evals.baseline import ChunkMapper
+
+CORPUS_FILE = Path(__file__).resolve().parent.parent / "corpus" / "kurume-ogori.txt"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("results")
+    config = bench.BenchConfig(questions=10, sizes=(1,), load=False, minilm=False, cold_runs=1, out=out)
+    results = bench.run(config)
+    report.write(results, out)
+    return {**results, "out": out}
+
+
+def test_table_has_a_row_for_every_system(results: dict[str, Any]) -> None:
+    lines = results["table"].splitlines()
+    assert lines[0].startswith("| system | first citation | top-3 |")
+    names = [*bench.ABLATIONS, bench.NAIVE]
+    assert [line.split(" | ")[0].removeprefix("| ") for line in lines[2:]] == names
+
+
+def test_scores_are_sane(results: dict[str, Any]) -> None:
+    by_name = {s["name"]: s for s in results["systems"]}
+    for system in results["systems"]:
+        scores = system["scores"]
+        assert scores["questions"] == 10
+        assert all(0.0 <= scores[k] <= 1.0 for k in ("first_citation", "top3", "mrr", "must_contain"))
+        assert 0.0 <= scores["p50_ms"] <= scores["p95_ms"]
+    product, naive = by_name[bench.PRODUCT]["scores"], by_name[bench.NAIVE]["scores"]
+    assert product["top3"] >= 0.8
+    assert product["top3"] >= naive["top3"]
+    assert by_name[bench.NAIVE]["refusals"] == 0  # the naive baseline always answers
+    assert "| naive LangChain RAG |" in results["table"] and "| n/a / " in results["table"]
+
+
+def test_performance_figures(results: dict[str, Any]) -> None:
+    assert results["ingest"]["chunks"] == 23 and results["ingest"]["ingest_s"] > 0
+    assert results["ingest"]["peak_rss_mb"] > 50
+    probe = results["cold_start"]["probe"]
+    assert probe["cited"] and probe["first_ask_ms"] > 0
+    assert not probe["torch_imported"], "the default path must not import torch"
+    assert [p["agreements"] for p in results["scaling"]] == [1]
+
+
+def test_report_files(results: dict[str, Any]) -> None:
+    out: Path = results["out"]
+    assert json.loads((out / "latest.json").read_text())["questions"] == 10
+    assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = (out / "REPORT.md").read_text(encoding="utf-8")
+    assert results["table"] in text and "(chart.png)" in text
+
+
+def test_replicated_agreements_are_distinct(tmp_path: Path) -> None:
+    perf.replicate(CORPUS_FILE, tmp_path, 3)
+    agreements = parse_corpus(tmp_path)
+    assert len({a.party("乙").name for a in agreements}) == 3
+    assert len({a.closing.date for a in agreements}) == 3
+    copy = (tmp_path / "kurume-ogori-copy001.txt").read_text(encoding="utf-8")
+    assert perf.template_text(copy) == CORPUS_FILE.read_text(encoding="utf-8")
+
+
+def test_reused_vectors_embed_each_key_once() -> None:
+    class Counting:
+        name = "counting"
+
+        def embed_queries(self, texts: list[str]) -> np.ndarray:
+            return self.embed_passages(texts)
+
+        def embed_passages(self, texts: list[str]) -> np.ndarray:
+            return np.array([[float(len(t))] for t in texts])
+
+    cached = perf.ReusedVectors(Counting(), key=perf.template_text)
+    vectors = cached.embed_passages(["小郡市と久留米市", "東山市と久留米市", "小郡市と久留米市"])
+    assert cached.computed == 1 and vectors.shape == (3, 1)
+
+
+def test_naive_pieces_map_to_the_chunk_they_overlap_most() -> None:
+    from assistant.chunks import build_chunks
+
+    chunks = build_chunks(parse_corpus(CORPUS_FILE.parent))
+    mapper = ChunkMapper(chunks)
+    item = next(c for c in chunks if c.local_id == "art-2-1")
+    assert mapper("- (1) " + item.text) == item  # the item, not the article that also contains its words
+    assert mapper("<p>行政域を越える公共交通機関の利用促進や利便性の向上に取り組む</p>").local_id == "annex-3-2-1"  # type: ignore[union-attr]
+    assert mapper("xyz") is None
