@@ -229,9 +229,10 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
     parser.add_argument("--sizes", help="corpus sizes in agreements, comma-separated (default 1,10,100)")
     parser.add_argument("--no-load", action="store_true", help="skip the app load run")
     parser.add_argument("--no-minilm", action="store_true", help="skip the MiniLM embedder")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results (default %(default)s)")
+    parser.add_argument("--out", type=Path, help=f"where to write the results (default {RESULTS}; --quick: nowhere)")
     args = parser.parse_args(argv)
-    config = replace(BenchConfig(out=args.out), **(QUICK if args.quick else {}))
+    out = args.out or (None if args.quick else RESULTS)  # a quick run never replaces the committed results
+    config = replace(BenchConfig(out=out), **(QUICK if args.quick else {}))
     overrides: dict[str, object] = {
         "load": config.load and not args.no_load,
         "minilm": config.minilm and not args.no_minilm,
