@@ -63,7 +63,7 @@ class Answerer(Protocol):
 def annotate(text: str, parties: tuple[tuple[str, str], ...]) -> str:
     """甲 → 久留米市（甲）, so a quotation always shows the city (not inside 「甲」 definitions)."""
     for mark, city in parties:
-        text = re.sub(rf"(?<!「){mark}(?![（」])", f"{city}（{mark}）", text)
+        text = re.sub(rf"(?<![「（]){mark}(?![（」）])", f"{city}（{mark}）", text)
     return text
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from assistant.retrieve import GENERIC_TERMS, Mode, Retriever, Scored
 from assistant.settings import Settings
 from assistant.types import Answer, Chunk, Citation, Message
 
+_QUOTED = re.compile(r"「[^「」]*(?:「[^「」]*」[^「」]*)*」")
 _MIN_DENSE = 0.86  # e5 cosine below which a question with no shared content word is taken as off-topic
 
 
@@ -154,7 +156,8 @@ class Engine:
         previous = next((m.content for m in reversed(history) if m.role == "user" and m.content.strip()), "")
         if not previous or not (query.followup or not self._has_topic(query)):
             return query
-        replied = next((m.content for m in reversed(history) if m.role == "assistant"), "")[:300]
+        replied = next((m.content for m in reversed(history) if m.role == "assistant"), "")
+        replied = _QUOTED.sub("", replied)[:300]  # its labels carry the topic; its quotations would mislead
         combined = analyze(
             f"{previous} {replied} {query.text}",
             self.glossary,

@@ -34,7 +34,8 @@ _KANA_DIGITS = {
     "じゅう": 10,
 }
 _KANA_ARTICLE = re.compile(r"だい(" + "|".join(_KANA_DIGITS) + r")じょう")
-_ARTICLE = re.compile(r"(?:第\s*(\d+)\s*条|(?<![\d第])(\d+)\s*条(?!例)|article\s*(\d+))", re.IGNORECASE)
+# 第252条の2 (a law's article, as in 地方自治法第252条の2) is not one of ours.
+_ARTICLE = re.compile(r"(?:第\s*(\d+)\s*条(?!の\d)|(?<![\d第])(\d+)\s*条(?![例の])|article\s*(\d+))", re.IGNORECASE)
 _ITEM = re.compile(r"(?:第\s*(\d+)\s*号|(\d+)\s*号|item\s*(\d+)|(\d+)\s*つ目|(\d+)\s*番目)", re.IGNORECASE)
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth)\b", re.IGNORECASE)
 _SECTION = re.compile(r"別表\s*[（(]\s*(\d)\s*[)）]\s*([①②③]|[（(]?[1-3][)）]?(?=の|は|に|で))?")
@@ -48,7 +49,8 @@ _LEGAL = re.compile(r"根拠|法律|法令|地方自治法|\blaw\b|legal basis")
 _LISTING = re.compile(r"全部|一覧|すべて|全て|ぜんぶ|\ball\b|\blist\b|どんな取組|どのような取組")
 _SAME = re.compile(r"同じ|同一|same")
 _DIFFERENT = re.compile(r"違う|異なる|差|different")
-_FOLLOWUP = re.compile(r"^(じゃあ|では|それ|その|そっち|あと|and\b|what about)|のほうは|の方は|は[?？]?$|も[?？]?$")
+_FOLLOWUP = re.compile(r"^(じゃあ|では|それ|その|そっち|あと|and\b|what about)|のほうは|の方は")
+_SHORT_FOLLOWUP = 12  # characters: 「小郡市は？」「講演会もやるの？」 lean on the previous turn
 _CLOSING = {
     "date": re.compile(r"いつ|締結日|日付|何年|平成|\bwhen\b|\bdate\b|signed on"),
     "copies": re.compile(r"何通|通作成|部数|copies|持って|保有|保管"),
@@ -142,7 +144,7 @@ def analyze(raw: str, glossary: Glossary, *, limit: int, aliases: Aliases | None
         listing=bool(_LISTING.search(numeric)),
         same_roles=bool(_SAME.search(numeric)),
         different_roles=bool(_DIFFERENT.search(numeric)),
-        followup=bool(_FOLLOWUP.search(numeric.strip())) or len(numeric) <= 8,
+        followup=bool(_FOLLOWUP.search(numeric.strip())) or len(numeric) <= _SHORT_FOLLOWUP,
         injection=bool(glossary.injection.search(numeric)),
         out_of_scope=next((t for t in glossary.out_of_scope if t.pattern.search(numeric)), None),
         not_provided=next((t for t in glossary.not_provided if t.pattern.search(numeric)), None),

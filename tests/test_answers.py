@@ -281,3 +281,20 @@ def test_several_agreements_answer_for_the_partner_named(second_agreement_corpus
     assert "うきは" not in ogori.text
     dated = engine.ask("うきは市との協約はいつ締結されたの？")
     assert "平成28年3月1日" in dated.text
+
+
+def test_a_complete_question_is_not_read_as_a_follow_up_of_a_quoted_law(engine):
+    history = [
+        Message("user", "この協約の根拠は？"),
+        Message("assistant", "前文:「…地方自治法（昭和22年法律第67号）第252条の2第1項の規定に基づき…」"),
+    ]
+    answer = engine.ask("公共交通の小郡市の役割は？", history)
+    assert not answer.refused
+    assert local_ids(answer)[0] == "annex-3-2-1"
+
+
+def test_city_names_are_not_annotated_twice():
+    from assistant.answer import annotate
+
+    parties = (("甲", "久留米市"), ("乙", "小郡市"))
+    assert annotate("久留米市（甲）の役割、甲と乙", parties) == "久留米市（甲）の役割、久留米市（甲）と小郡市（乙）"
