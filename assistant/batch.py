@@ -50,7 +50,10 @@ def check_question(question: str, *, limit: int) -> None:
     if any("\udc80" <= c <= "\udcff" for c in question):
         raise InputError("the question is not valid UTF-8 text: pass it in UTF-8")
     if not clean(question, limit=limit)[0]:
-        msg = "the question is empty: ask e.g. `assistant ask 'バスのことはどっちの市に聞けばいい？'`"
+        msg = (
+            "the question is empty (markup, control and invisible characters are ignored): "
+            "ask e.g. `assistant ask 'バスのことはどっちの市に聞けばいい？'`"
+        )
         raise InputError(msg)
 
 

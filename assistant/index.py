@@ -110,16 +110,12 @@ def build(
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> IndexInfo:
     """Embed `chunks` into a new collection and make it the active one; on failure nothing changes."""
+    if not rebuild or settings.chroma_host:
+        _open_store(settings)  # fail before the costly embedding: unreachable, unreadable or foreign
     vectors = _embed_all(chunks, embed_passages, progress)
     if rebuild:
         clear(settings)
-    client = make_client(settings)
-    try:
-        names = collection_names(client)
-    except Exception as error:
-        raise _unreadable(settings, error) from None
-    if registry_name(settings) not in names:
-        _check_not_foreign(names, settings)
+    client = _open_store(settings)
     name = f"{settings.collection}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     collection = client.create_collection(name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
     try:
@@ -139,6 +135,18 @@ def build(
     info = IndexInfo(name, embedder, len(chunks), dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     _activate(client, settings, info)
     return info
+
+
+def _open_store(settings: Settings) -> Any:
+    """A client for writing, after checking the store is readable and not someone else's."""
+    client = make_client(settings)
+    try:
+        names = collection_names(client)
+    except Exception as error:
+        raise _unreadable(settings, error) from None
+    if registry_name(settings) not in names:
+        _check_not_foreign(names, settings)
+    return client
 
 
 def _embed_all(
