@@ -66,6 +66,7 @@ def system_row(name: str, outcomes: list[Outcome]) -> dict[str, object]:
     return {
         "name": name,
         "scores": asdict(evaluation.score(outcomes)),
+        "answerable": sum(not o.case.refuse for o in outcomes),
         "refusals": sum(o.refused for o in outcomes),
         "latency": perf.latency_stats([o.latency_ms for o in outcomes]),
         "missed": [o.case.id for o in outcomes if o.refused != o.case.refuse or not (o.case.refuse or o.top3)],

@@ -133,22 +133,25 @@ def _table_notes(results: Results) -> str:
     return "\n\n".join(f"- {n}" for n in notes)
 
 
+_COMPARED = (("first_citation", "first citation"), ("top3", "top-3"), ("must_contain", "must-contain"))
+
+
 def _contributions(systems: list[dict[str, Any]]) -> str:
-    base = systems[0]["scores"]
+    """Each system against the product, in points and in answerable questions won or lost."""
+    base, answerable = systems[0]["scores"], systems[0].get("answerable", 0)
     lines = []
     for system in systems[1:]:
         s = system["scores"]
-        deltas = ", ".join(
-            f"{label} {100 * (s[key] - base[key]):+.1f} pts"
-            for key, label in (
-                ("first_citation", "first citation"),
-                ("top3", "top-3"),
-                ("must_contain", "must-contain"),
-            )
+        deltas = [(label, s[key] - base[key]) for key, label in _COMPARED]
+        shown = ", ".join(f"{label} {100 * d:+.1f} pts ({round(d * answerable):+d} q)" for label, d in deltas)
+        worst = -min(d for _, d in deltas)
+        verdict = (
+            "within 2 pts of the product: what it lacks adds little on this eval set"
+            if worst <= 0.02
+            else f"the product is ahead by up to {100 * worst:.1f} pts"
         )
-        refusal = f"refusal recall {100 * s['refusal_recall']:.0f}%"
-        lines.append(f"- **{system['name']}** vs the product: {deltas}; {refusal}.")
-    return "\n".join(lines)
+        lines.append(f"- **{system['name']}**: {shown}; refusal recall {100 * s['refusal_recall']:.0f}% — {verdict}.")
+    return f"Differences from the product ({answerable} answerable questions):\n\n" + "\n".join(lines)
 
 
 def _performance(results: Results) -> str:
