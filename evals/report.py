@@ -184,6 +184,13 @@ def _performance(results: Results) -> str:
         ),
         ("peak RSS of a process that loads the engine and answers", f"{probe['peak_rss_mb']:.0f} MB"),
     ]
+    rows += _app_and_minilm_rows(results)
+    steps = ", ".join(f"{k} {v:.0f} s" for k, v in results["steps_s"].items())
+    return _md_table(("figure", "value"), rows) + f"\n\nBench steps: {steps}."
+
+
+def _app_and_minilm_rows(results: Results) -> list[tuple[str, str]]:
+    rows = []
     app = results.get("app", {})
     if "peak_rss_mb" in app:
         rows.append(("peak RSS of the app (`python app.py`, through the load run)", f"{app['peak_rss_mb']:.0f} MB"))
@@ -191,15 +198,10 @@ def _performance(results: Results) -> str:
     minilm = next((s for s in results["systems"] if "ingest" in s), None)
     if minilm:
         m = minilm["ingest"]
-        rows.append(
-            (
-                "MiniLM path: ingest / peak RSS / engine load",
-                f"{m['ingest_s']:.1f} s / {m['peak_rss_mb']:.0f} MB (torch {_yes(m['torch_imported'])}) / "
-                f"{minilm['load_s']:.1f} s",
-            )
-        )
-    steps = ", ".join(f"{k} {v:.0f} s" for k, v in results["steps_s"].items())
-    return _md_table(("figure", "value"), rows) + f"\n\nBench steps: {steps}."
+        torch = f"torch {_yes(m['torch_imported'])}"
+        value = f"{m['ingest_s']:.1f} s / {m['peak_rss_mb']:.0f} MB ({torch}) / {minilm['load_s']:.1f} s"
+        rows.append(("MiniLM path: ingest / peak RSS / engine load", value))
+    return rows
 
 
 def _scaling(points: list[dict[str, Any]]) -> str:
