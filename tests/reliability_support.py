@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,13 +99,15 @@ def stop(process: subprocess.Popen[bytes], *, grace: float = 10) -> None:
             process.wait(grace)
 
 
-def wait_until(check: object, *, timeout: float, what: str, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool], *, timeout: float, what: str, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise AssertionError(f"{what}: the process exited with {process.returncode}")
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
         except (httpx.HTTPError, OSError):
             pass
