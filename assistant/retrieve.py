@@ -18,6 +18,7 @@ from assistant.types import Chunk
 Mode = Literal["hybrid", "dense", "lexical"]
 _RRF_K = 60  # the constant from Cormack et al. (2009); rank fusion is 5 lines, not worth a dependency
 _DENSE_DEPTH = 20
+_DENSE_CHARS = 64
 # Words in nearly every unit (the parties, 役割, question words): they neither show that a question
 # is on topic nor tell rows apart, so BM25 ignores them.
 GENERIC_TERMS = frozenset(
@@ -116,6 +117,14 @@ def _reading_table(vocabulary: frozenset[str]) -> dict[str, str]:
     return table
 
 
+def dense_query(text: str, query_lemmas: list[str], *, kana: bool) -> str:
+    """What the embedder sees. Its cost grows with length, so a long question (or one carrying its
+    history) is embedded as its distinct content words, which keep every topic it mentions."""
+    if not kana and len(text) <= _DENSE_CHARS:
+        return text
+    return " ".join(dict.fromkeys(query_lemmas))[:_DENSE_CHARS]
+
+
 def rrf(rankings: list[list[str]], *, k: int = _RRF_K) -> dict[str, float]:
     scores: dict[str, float] = defaultdict(float)
     for ranking in rankings:
@@ -141,7 +150,7 @@ class Retriever:
         lexical = dict(zip(self.order, self.lexical.scores(query_lemmas).tolist(), strict=True))
         dense: dict[str, float] = {}
         if mode != "lexical":
-            dense_text = " ".join(query_lemmas) if kana else text
+            dense_text = dense_query(text, query_lemmas, kana=kana)
             vector = self.embedder.embed_queries([dense_text])[0]
             dense = dict(self.index.dense(vector, k=_DENSE_DEPTH))
         rankings = []
