@@ -285,7 +285,8 @@ class Engine:
     def _has_topic(self, query: Query) -> bool:
         """Whether the question names something the agreement's own words cover (beyond generic words)."""
         content = set(self.retriever.query_lemmas(query.search_text, kana=kana_only(query))) - GENERIC_TERMS
-        return bool(content & self.retriever.lexical.vocabulary)
+        meaningful = {t for t in content if not t.isdigit() and (len(t) > 1 or not t.isascii())}
+        return bool(meaningful & self.retriever.lexical.vocabulary)
 
     def _on_topic(self, query: Query, top: Scored) -> bool:
         return self._has_topic(query) or top.dense >= _MIN_DENSE
