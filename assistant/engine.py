@@ -119,10 +119,6 @@ class Engine:
             ranked=tuple(s.chunk.id for s in ranked),
         )
 
-    def search(self, text: str, *, k: int = 5) -> list[Scored]:
-        query = analyze(text, self.glossary, limit=self.settings.max_question_chars, aliases=self.aliases)
-        return self._retrieve(query, k=k)
-
     # --- planning ----------------------------------------------------------------------------------
 
     def plan(self, query: Query, history: Sequence[Message] = ()) -> tuple[Plan, list[Scored]]:
