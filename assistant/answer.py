@@ -15,6 +15,8 @@ PlanKind = Literal[
     "item",
     "preamble",
     "legal",
+    "title",
+    "outline",
     "closing",
     "listing",
     "refusal",
@@ -25,13 +27,14 @@ PlanKind = Literal[
     "empty",
 ]
 CITY_EN = {"久留米市": "Kurume City", "小郡市": "Ogori City"}
+# What an agreement of this form covers, said when a question falls outside it.
 _COVERS_JA = (
-    "この協約書が定めているのは、久留米市と小郡市の連携の目的（第1条）、基本方針（第2条）、"
-    "連携する取組と役割分担（第3条・別表の13項目）、推進協議会の開催（第4条）、協議（第5条）です。"
+    "この協約書が定めているのは、{cities}の連携の目的（第1条）、基本方針（第2条）、"
+    "連携する取組と役割分担（第3条・別表）、推進協議会の開催（第4条）、協議（第5条）です。"
 )
 _COVERS_EN = (
     "The agreement covers: its purpose (Article 1), basic policy (Article 2), the joint activities and "
-    "each city's role (Article 3 and the annex table, 13 activities), the promotion council (Article 4) "
+    "each city's role (Article 3 and the annex table), the promotion council (Article 4) "
     "and consultation (Article 5)."
 )
 
@@ -197,10 +200,10 @@ class TemplateAnswerer:
 
     def _refusal(self, plan: Plan, english: bool) -> Draft:
         if english:
-            text = f"The agreement does not say anything about this. {_COVERS_EN}"
+            text = f"The agreement does not say anything about this. {_covers(plan, english)}"
             ask = f" For this question, please ask: {plan.detail}." if plan.detail else ""
         else:
-            text = f"ご質問の内容は、協約書には記載がありません。{_COVERS_JA}"
+            text = f"ご質問の内容は、協約書には記載がありません。{_covers(plan, english)}"
             ask = f"\nお問い合わせ先の目安: {plan.detail}" if plan.detail else ""
         return self._with_pointer(text + ask, plan, english)
 
@@ -219,21 +222,26 @@ class TemplateAnswerer:
             if english
             else f"協約書に{plan.detail}はありません。協約は第1条から第5条までと別表で構成されています。"
         )
-        return self._with_pointer(f"{text}\n{_COVERS_EN if english else _COVERS_JA}", plan, english)
+        return self._with_pointer(f"{text}\n{_covers(plan, english)}", plan, english)
 
     def _unknown_party(self, plan: Plan, english: bool) -> Draft:
+        ordered = _in_mark_order(plan.parties)
         text = (
-            f"{plan.detail} is not a party to this agreement. The parties are Kurume City (甲) and Ogori City (乙)."
+            f"{plan.detail} is not a party to this agreement. The parties are "
+            + " and ".join(f"{CITY_EN.get(c, c)} ({m})" for m, c in ordered)
+            + "."
             if english
-            else f"{plan.detail}はこの協約の当事者ではありません。当事者は久留米市（甲）と小郡市（乙）です。"
+            else f"{plan.detail}はこの協約の当事者ではありません。当事者は"
+            + "と".join(f"{c}（{m}）" for m, c in ordered)
+            + "です。"
         )
         return self._with_pointer(text, plan, english)
 
     def _injection(self, plan: Plan, english: bool) -> Draft:
         text = (
-            f"I answer questions about the Kurume–Ogori partnership agreement only, and cannot do that. {_COVERS_EN}"
+            f"I answer questions about the partnership agreement only, and cannot do that. {_covers(plan, english)}"
             if english
-            else f"このアシスタントは協約書の内容についてのご質問にお答えします。そのご依頼にはお応えできません。{_COVERS_JA}"
+            else f"このアシスタントは協約書の内容についてのご質問にお答えします。そのご依頼にはお応えできません。{_covers(plan, english)}"
         )
         return Draft(text)
 
@@ -250,6 +258,20 @@ class TemplateAnswerer:
         quote = annotate(plan.pointer.text, plan.parties)
         label = "Related provision" if english else "関連する規定"
         return Draft(f"{text}\n{label}（{plan.pointer.label}）:「{quote}」", ((plan.pointer.id, quote),))
+
+
+def _in_mark_order(parties: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """甲 before 乙 (code points would put 乙 first)."""
+    marks = "甲乙丙丁"
+    return sorted(parties, key=lambda party: marks.find(party[0]))
+
+
+def _covers(plan: Plan, english: bool) -> str:
+    """What the agreement covers, naming its parties as the preamble does (not hard-coded cities)."""
+    if english:
+        return _COVERS_EN
+    cities = "と".join(city for _, city in _in_mark_order(plan.parties)) or "両市"
+    return _COVERS_JA.format(cities=cities)
 
 
 def _signers_in_order(lines: list[str], plan: Plan) -> list[str]:

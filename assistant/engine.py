@@ -124,9 +124,9 @@ class Engine:
     def plan(self, query: Query, history: Sequence[Message] = ()) -> tuple[Plan, list[Scored]]:
         parties = self._parties(query)
         if not query.text:
-            return Plan("empty", query), []
+            return Plan("empty", query, parties=parties), []
         if query.injection:
-            return Plan("injection", query), []
+            return Plan("injection", query, parties=parties), []
         if topic := query.out_of_scope:
             return Plan("refusal", query, parties=parties, detail=topic.ask, pointer=self._local(topic.pointer)), []
         if topic := query.not_provided:
