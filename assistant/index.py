@@ -173,11 +173,10 @@ def _activate(client: Any, settings: Settings, info: IndexInfo) -> None:
     )
     # Drop generations older than the previous one. Names sort by build time, so a build that another
     # writer started after this one (and may still be filling) is newer than `previous` and is kept.
-    for existing in client.list_collections():
-        existing_name = existing if isinstance(existing, str) else existing.name
-        generation = existing_name.startswith(f"{settings.collection}-") and existing_name != registry_name(settings)
-        if generation and existing_name < min(previous or info.collection, info.collection):
-            client.delete_collection(existing_name)
+    for name in collection_names(client):
+        generation = name.startswith(f"{settings.collection}-") and name != registry_name(settings)
+        if generation and name < min(previous or info.collection, info.collection):
+            client.delete_collection(name)
 
 
 def clear(settings: Settings) -> None:
