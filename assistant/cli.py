@@ -34,9 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", parents=common, help="answer a question with citations")
     ask.add_argument("question", help='the question, or "-" to read one per line from stdin (plain or JSON)')
     ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
-    evaluate = commands.add_parser("eval", parents=common, help="score the engine on evals/questions.jsonl")
+    evaluate = commands.add_parser("eval", parents=common, help="score the engine on the dev and blind eval sets")
+    evaluate.add_argument("--set", default="all", choices=("dev", "blind", "all"), help="which set (default: all)")
     evaluate.add_argument("--json", action="store_true", help="print scores and failures as JSON")
-    evaluate.add_argument("--questions", type=Path, help="another eval file (JSON lines)")
+    evaluate.add_argument("--questions", type=Path, help="another eval file (JSON lines) instead of --set")
     bench = commands.add_parser("bench", help="baselines, ablations, performance → evals/results/ (temp data dirs)")
     bench.add_argument("--quick", action="store_true", help="10 questions, ×1 corpus, no load run, no MiniLM")
     serve = commands.add_parser("serve", parents=common, help="serve the chat app (builds the index if missing)")
@@ -112,18 +113,28 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     from assistant import evaluation
     from assistant.engine import Engine
 
-    cases = evaluation.load_cases(args.questions or evaluation.QUESTIONS)
-    outcomes = evaluation.run(Engine.load(settings), cases)
-    result = evaluation.report(outcomes)
+    engine = Engine.load(settings)
+    named = {str(args.questions): [args.questions]} if args.questions else None
+    sets = named or {
+        name: evaluation.set_paths(name) for name in (["dev", "blind"] if args.set == "all" else [args.set])
+    }
+    results = {}
+    for name, paths in sets.items():
+        outcomes = evaluation.run(engine, [case for path in paths for case in evaluation.load_cases(path)])
+        results[name] = (evaluation.report(outcomes), evaluation.score(outcomes))
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=1))
+        print(json.dumps({name: report for name, (report, _) in results.items()}, ensure_ascii=False, indent=1))
         return 0
-    scores = evaluation.score(outcomes)
-    for failure in result["failures"]:  # type: ignore[union-attr]
-        print(f"miss {failure['id']}: {failure['question'][:40]} expected {failure['expected']} got {failure['got']}")
-    print(f"{scores.questions} questions")
+    for name, (report, scores) in results.items():
+        for failure in report["failures"]:  # type: ignore[union-attr]
+            print(
+                f"miss {failure['id']}: {failure['question'][:40]} expected {failure['expected']} "
+                f"got {failure['got']} ({failure['outcome']})"
+            )
+        print(f"{name}: {scores.questions} questions")
     print(evaluation.TABLE_HEADER)
-    print(scores.table_row("product"))
+    for name, (_, scores) in results.items():
+        print(scores.table_row(name))
     return 0
 
 

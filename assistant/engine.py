@@ -112,7 +112,9 @@ class Engine:
             question=query.text,
             text=draft.text,
             citations=citations,
-            refused=plan.kind in ("refusal", "injection", "not_provided", "no_article", "unknown_party", "empty"),
+            outcome="refusal"
+            if plan.kind in ("refusal", "injection", "not_provided", "no_article", "unknown_party", "empty")
+            else "answer",
             language=query.language,
             latency_ms=(time.perf_counter() - started) * 1000,
             notices=notices,

@@ -1,4 +1,8 @@
-"""Run the eval set (evals/questions.jsonl) through an engine and score it."""
+"""Run an eval set (evals/dev.jsonl, evals/blind.jsonl) through an engine and score it.
+
+dev is what the engine was tuned on; blind was written from the corpus alone before the change it
+judges (evals/README.md). Both are scored the same way and reported side by side.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from assistant.engine import Engine
+from assistant.errors import AssistantError
 from assistant.normalize import fold
 from assistant.types import Answer, Message
 
-QUESTIONS = Path(__file__).resolve().parent.parent / "evals" / "questions.jsonl"
+EVALS = Path(__file__).resolve().parent.parent / "evals"
+SETS = {"dev": EVALS / "dev.jsonl", "blind": EVALS / "blind.jsonl"}
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,12 @@ class Outcome:
     reciprocal_rank: float
     contains: bool
     refused: bool
+    outcome: str  # answer / nearest / refusal
     latency_ms: float
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome == "answer"
 
 
 @dataclass(frozen=True)
@@ -48,21 +59,40 @@ class Scores:
     refusal_recall: float
     p50_ms: float
     p95_ms: float
+    answerable_not_answered: float = 0.0  # answerable questions refused or only given "nearest"
+    out_of_scope_handled: float = 1.0  # out-of-scope questions refused or answered "not settled + nearest"
 
     def table_row(self, name: str) -> str:
         return (
             f"| {name} | {self.first_citation:.1%} | {self.top3:.1%} | {self.mrr:.3f} | {self.must_contain:.1%} "
-            f"| {self.refusal_precision:.1%} / {self.refusal_recall:.1%} | {self.p50_ms:.1f} | {self.p95_ms:.1f} |"
+            f"| {self.refusal_precision:.1%} / {self.refusal_recall:.1%} | {self.answerable_not_answered:.1%} "
+            f"| {self.out_of_scope_handled:.1%} | {self.p50_ms:.1f} | {self.p95_ms:.1f} |"
         )
 
 
 TABLE_HEADER = (
-    "| system | first citation | top-3 | MRR | must-contain | refusal P / R | p50 ms | p95 ms |\n"
-    "|---|---|---|---|---|---|---|---|"
+    "| system | first citation | top-3 | MRR | must-contain | refusal P / R | answerable not answered "
+    "| out-of-scope handled | p50 ms | p95 ms |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
-def load_cases(path: Path = QUESTIONS) -> list[Case]:
+def set_paths(name: str) -> list[Path]:
+    """`dev`, `blind` or `all` → the question files (a missing blind set is an error, not an empty score)."""
+    if name == "all":
+        return list(SETS.values())
+    if name not in SETS:
+        raise AssistantError(f"unknown eval set {name!r}: use dev, blind or all")
+    return [SETS[name]]
+
+
+def load_set(name: str) -> list[Case]:
+    return [case for path in set_paths(name) for case in load_cases(path)]
+
+
+def load_cases(path: Path) -> list[Case]:
+    if not path.is_file():
+        raise AssistantError(f"no eval set at {path}")
     cases = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -74,7 +104,7 @@ def load_cases(path: Path = QUESTIONS) -> list[Case]:
                     row["group"],
                     row["question"],
                     tuple(row["expected"]),
-                    tuple(row["must_contain"]),
+                    tuple(row.get("must_contain", ())),
                     bool(row["refuse"]),
                     history,
                 )
@@ -99,6 +129,7 @@ def judge(case: Case, answer: Answer) -> Outcome:
         reciprocal_rank=1.0 / (ranks[0] + 1) if ranks else 0.0,
         contains=all(fold(s) in text for s in case.must_contain),
         refused=answer.refused,
+        outcome=answer.outcome,
         latency_ms=answer.latency_ms,
     )
 
@@ -127,6 +158,8 @@ def score(outcomes: list[Outcome]) -> Scores:
         refusal_recall=share(should_refuse, "refused"),
         p50_ms=statistics.median(latencies),
         p95_ms=latencies[max(0, round(0.95 * len(latencies)) - 1)],
+        answerable_not_answered=1.0 - share(answerable, "answered") if answerable else 0.0,
+        out_of_scope_handled=share(should_refuse, "refused"),
     )
 
 
@@ -142,7 +175,7 @@ def failures(outcomes: list[Outcome]) -> list[dict[str, object]]:
                     "expected": o.case.expected,
                     "got": o.ranking[:3],
                     "contains": o.contains,
-                    "refused": o.refused,
+                    "outcome": o.outcome,
                 }
             )
     return rows

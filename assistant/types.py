@@ -121,22 +121,33 @@ class Message:
     content: str
 
 
+Outcome = Literal["answer", "nearest", "refusal"]
+
+
 @dataclass(frozen=True)
 class Answer:
+    """`outcome`: answered from the agreement; "nearest" = not settled by it, related units shown; or refused."""
+
     question: str
     text: str
     citations: tuple[Citation, ...]
-    refused: bool
+    outcome: Outcome
     language: Literal["ja", "en"]
     latency_ms: float = 0.0
     notices: tuple[str, ...] = ()
     ranked: tuple[str, ...] = ()  # retrieval order, for evaluation; not part of the JSON contract
+
+    @property
+    def refused(self) -> bool:
+        """True for "nearest" too: the agreement does not settle the question (kept for existing clients)."""
+        return self.outcome != "answer"
 
     def to_json(self) -> dict[str, object]:
         return {
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
+            "outcome": self.outcome,
             "citations": [c.__dict__ for c in self.citations],
             "language": self.language,
             "latency_ms": round(self.latency_ms, 2),

@@ -103,7 +103,7 @@ class NaiveRag:
             question=question,
             text="\n".join(d.page_content for d in documents),
             citations=tuple(Citation(c.id, c.label, c.kind, c.text) for c in cited),
-            refused=False,
+            outcome="answer",
             language="ja",
             latency_ms=latency_ms,
             ranked=tuple(c.id for c in cited),

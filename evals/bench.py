@@ -173,7 +173,7 @@ def app_figures(config: BenchConfig, product_dir: Path, work: Path, cases: list[
 
 def run(config: BenchConfig) -> dict[str, object]:
     started = time.perf_counter()
-    cases = select(evaluation.load_cases(), config.questions)
+    cases = select(evaluation.load_set("dev"), config.questions)
     results: dict[str, object] = {"started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     results["machine"] = {
         "cpus": os.cpu_count(),
