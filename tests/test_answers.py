@@ -259,9 +259,9 @@ def test_cli_ask_json_batch_reads_stdin_in_order(built_index):
 
 def test_cli_eval_prints_the_scores(built_index):
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(built_index.data_dir)}
-    result = _cli("eval", "--json", env=env)
+    result = _cli("eval", "--set", "dev", "--json", env=env)
     assert result.returncode == 0, result.stderr
-    scores = json.loads(result.stdout)["scores"]
+    scores = json.loads(result.stdout)["dev"]["scores"]
     assert scores["questions"] >= 120
     assert scores["top3"] >= 0.97 and scores["first_citation"] >= 0.90
     assert scores["must_contain"] >= 0.95
