@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
+from assistant.chunks import annotate, row_cells
 from assistant.query import Query
 from assistant.types import Chunk
 
@@ -19,6 +19,9 @@ PlanKind = Literal[
     "outline",
     "closing",
     "listing",
+    "comparison",
+    "nearest",
+    "which_partner",
     "refusal",
     "injection",
     "not_provided",
@@ -63,13 +66,6 @@ class Answerer(Protocol):
     def compose(self, plan: Plan) -> Draft: ...
 
 
-def annotate(text: str, parties: tuple[tuple[str, str], ...]) -> str:
-    """甲 → 久留米市（甲）, so a quotation always shows the city (not inside 「甲」 definitions)."""
-    for mark, city in parties:
-        text = re.sub(rf"(?<![「（]){mark}(?![（」）])", f"{city}（{mark}）", text)
-    return text
-
-
 class TemplateAnswerer:
     def compose(self, plan: Plan) -> Draft:
         english = plan.query.language == "en"
@@ -80,8 +76,9 @@ class TemplateAnswerer:
 
     def _row(self, plan: Plan, english: bool) -> Draft:
         chunk = plan.chunks[0]
-        roles = _row_cells(chunk)
-        quotes, lines = [], []
+        roles = row_cells(chunk)
+        lead, quotes = _role_summary(chunk, plan, english)
+        lines = [lead]
         lines.append(f"Under {chunk.label}, the roles are:" if english else f"{chunk.label} の役割分担です。")
         for mark, city in plan.parties:
             role = roles[mark]
@@ -93,6 +90,48 @@ class TemplateAnswerer:
         if english:
             lines.append("(Quotations are the agreement's exact Japanese wording.)")
         return Draft("\n".join(lines), tuple(quotes))
+
+    def _comparison(self, plan: Plan, english: bool) -> Draft:
+        """Two rows side by side: each one's activity and both roles, verbatim."""
+        first, second = plan.chunks[:2]
+        lead = (
+            f"The agreement sets these two activities apart as follows ({first.label} / {second.label}):"
+            if english
+            else f"{first.label} と {second.label} を比べると、次のとおりです。"
+        )
+        listing = self._listing(replace(plan, detail=lead), english)
+        return listing
+
+    def _nearest(self, plan: Plan, english: bool) -> Draft:
+        """Not settled by the agreement, said first; the related units follow, labelled as related only."""
+        asked = _ASKED_EN.get(plan.query.asks_for, "") if english else _ASKED_JA.get(plan.query.asks_for, "")
+        if english:
+            head = (
+                f"Not settled by the agreement: it does not set {asked or 'this'}. Related provisions (not an answer):"
+            )
+        else:
+            head = f"協約書には定めがありません（{asked or 'ご質問の点'}は協約書に書かれていません）。関連する規定（回答ではありません）:"
+        lines, quotes = [head], []
+        for chunk in plan.chunks:
+            words = row_cells(chunk)["content"] if chunk.kind == "annex_row" else annotate(chunk.text, plan.parties)
+            lines.append(f"・{chunk.label}: 「{words}」")
+            quotes.append((chunk.id, words))
+        if plan.detail:
+            lines.append(
+                f"For this question, please ask: {plan.detail}." if english else f"お問い合わせ先の目安: {plan.detail}"
+            )
+        return Draft("\n".join(lines), tuple(quotes))
+
+    def _which_partner(self, plan: Plan, english: bool) -> Draft:
+        names = plan.detail.split("、")
+        shown = "、".join(names[:10]) + (f" ほか{len(names) - 10}件" if len(names) > 10 else "")
+        return Draft(
+            f"Several agreements are loaded (partners: {shown}). Which partner city do you mean? "
+            f"Please ask again naming it, e.g. 「{names[0]}の公共交通の役割は？」."
+            if english
+            else f"どの市との協約についてのご質問かを確認させてください。読み込まれている協約の相手方: {shown}。"
+            f"市名を添えてもう一度お尋ねください（例:「{names[0]}の公共交通の役割は？」）。"
+        )
 
     def _article(self, plan: Plan, english: bool) -> Draft:
         chunk = plan.chunks[0]
@@ -167,12 +206,19 @@ class TemplateAnswerer:
         picked = [date] if "date" in facets else []
         picked += [annotate(sentence, plan.parties)] if {"copies", "seal"} & set(facets) else []
         picked += signers if {"signers", "address"} & set(facets) else []
-        iso = chunk.metadata.get("date", "")
+        iso = str(chunk.metadata.get("date", ""))
+        western = f"{int(iso[:4])}年{int(iso[5:7])}月{int(iso[8:10])}日" if iso else ""
         lead = (
-            f"From the closing block of the agreement (signed {iso}):"
+            f"The agreement was signed on {date} ({iso}, i.e. {western}). From its closing block:"
             if english
-            else f"協約書の末文（締結日 {date}）には次のとおりあります。"
+            else f"締結日は{date}（西暦{western}）です。協約書の末文には次のとおりあります。"
         )
+        if plan.query.year and iso and plan.query.year != int(iso[:4]):
+            lead = (
+                f"No: the agreement was signed on {date} ({western}), not in {plan.query.year}. {lead}"
+                if english
+                else f"いいえ、締結は{plan.query.year}年ではなく、{date}（西暦{western}）です。{lead}"
+            )
         if plan.query.current:
             lead = (
                 f"The agreement records only who signed it on {iso}; it says nothing about who holds office now. {lead}"
@@ -187,7 +233,14 @@ class TemplateAnswerer:
         shown = [("content", "Activity" if english else "取組の内容")] if len(plan.parties) != 1 else []
         shown += [(m, f"{CITY_EN.get(c, c)} ({m})" if english else f"{c}（{m}）") for m, c in plan.parties]
         for chunk in plan.chunks:
-            roles = _row_cells(chunk)
+            if chunk.kind == "section":  # the heading is quoted, its rows follow
+                heading = chunk.text.split("\n", 1)[0]
+                lines[0] = (
+                    f"{lines[0]}（{len(plan.chunks) - 1}件）" if english else f"{heading}（{len(plan.chunks) - 1}件）:"
+                )
+                quotes.append((chunk.id, heading))
+                continue
+            roles = row_cells(chunk)
             if len(shown) == 1:
                 lines.append(f"・{chunk.label}: 「{roles[shown[0][0]]}」")
             else:
@@ -200,10 +253,10 @@ class TemplateAnswerer:
 
     def _refusal(self, plan: Plan, english: bool) -> Draft:
         if english:
-            text = f"The agreement does not say anything about this. {_covers(plan, english)}"
+            text = f"Not in the agreement: it does not say anything about this. {_covers(plan, english)}"
             ask = f" For this question, please ask: {plan.detail}." if plan.detail else ""
         else:
-            text = f"ご質問の内容は、協約書には記載がありません。{_covers(plan, english)}"
+            text = f"協約書には記載がありません。ご質問の内容は協約書の対象外です。{_covers(plan, english)}"
             ask = f"\nお問い合わせ先の目安: {plan.detail}" if plan.detail else ""
         return self._with_pointer(text + ask, plan, english)
 
@@ -260,6 +313,37 @@ class TemplateAnswerer:
         return Draft(f"{text}\n{label}（{plan.pointer.label}）:「{quote}」", ((plan.pointer.id, quote),))
 
 
+_ASKED_JA = {"amount": "金額・料金", "time": "時間・曜日", "date": "日程・期日", "place": "場所", "contact": "連絡先"}
+_ASKED_EN = {"amount": "amounts or fees", "time": "hours", "date": "dates", "place": "places", "contact": "contacts"}
+
+
+def _role_summary(chunk: Chunk, plan: Plan, english: bool) -> tuple[str, list[tuple[str, str]]]:
+    """One opening sentence that answers "which city, doing what", in the row's own closing words."""
+    roles = row_cells(chunk)
+    if roles["甲"] == roles["乙"]:
+        cities = "と".join(c for _, c in _in_mark_order(plan.parties))
+        clause = _last_clause(roles["甲"])
+        text = (
+            f"Both cities have the same role here: 「{clause}」."
+            if english
+            else f"この取組では、{cities}の役割は同じ文言です:「{clause}」。"
+        )
+        return text, [(chunk.id, clause)]
+    parts, quotes = [], []
+    for mark, city in plan.parties:
+        clause = _last_clause(roles[mark])
+        parts.append(f"{CITY_EN.get(city, city) if english else city}: 「{clause}」")
+        quotes.append((chunk.id, clause))
+    joined = "; ".join(parts) if english else "、".join(parts)
+    return (f"In short — {joined}." if english else f"要点: {joined}。"), quotes
+
+
+def _last_clause(role: str) -> str:
+    """The part of a role after its last 、: the verb phrase that says what the city does."""
+    clause = role.rstrip("。").rsplit("、", 1)[-1]
+    return clause if len(clause) >= 8 else role.rstrip("。")
+
+
 def _in_mark_order(parties: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
     """甲 before 乙 (code points would put 乙 first)."""
     marks = "甲乙丙丁"
@@ -280,9 +364,3 @@ def _signers_in_order(lines: list[str], plan: Plan) -> list[str]:
     order = [mark for mark, _ in plan.parties]
     ranked = sorted(lines, key=lambda line: order.index(line[0]) if line[0] in order else len(order))
     return [line for line in ranked if line[0] in asked] if len(asked) == 1 else ranked
-
-
-def _row_cells(chunk: Chunk) -> dict[str, str]:
-    """The three cells of an annex row chunk, read back from its display text."""
-    content, kou, otsu = (line.split("：", 1)[1] for line in chunk.text.split("\n"))
-    return {"content": content, "甲": kou, "乙": otsu}

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from assistant.chunks import annotate, row_cells
 from assistant.glossary import Glossary
 from assistant.normalize import fold
 from assistant.query import analyze
@@ -49,13 +50,6 @@ def from_text(content: str) -> str:
 def anchor(chunk_id: str) -> str:
     """The HTML id of a unit in the full agreement: the chunk id with its slash replaced."""
     return chunk_id.replace("/", "--")
-
-
-def with_cities(text: str, parties: tuple[tuple[str, str], ...]) -> str:
-    """甲 → 久留米市（甲）, leaving 「甲」 definitions and marks that already carry their city alone."""
-    for mark, city in parties:
-        text = re.sub(rf"(?<![「（]){mark}(?![（」）])", f"{city}（{mark}）", text)
-    return text
 
 
 # --- highlighting ---------------------------------------------------------------------------------
@@ -120,7 +114,7 @@ def sources_html(
 def _card(
     number: int, citation: Citation, terms: Sequence[str], units: dict[str, Chunk], parties: tuple[tuple[str, str], ...]
 ) -> str:
-    text = with_cities(citation.text, parties)
+    text = annotate(citation.text, parties)
     whole = _whole_unit(citation, units, parties)
     link = f'<a class="open-unit" href="#{anchor(whole[0])}" data-anchor="{anchor(whole[0])}">協約書全文で開く</a>'
     return (
@@ -141,24 +135,18 @@ def _whole_unit(
         parent_id = f"{chunk.id.rsplit('/', 1)[0]}/art-{chunk.metadata.get('article')}"
         chunk = units.get(parent_id, chunk)
     if chunk is None:
-        return citation.id, "引用箇所", with_cities(citation.text, parties)
+        return citation.id, "引用箇所", annotate(citation.text, parties)
     what = {"annex_row": "別表の行", "article": "条文", "item": "条文", "preamble": "前文", "closing": "末文"}
-    return chunk.id, what.get(chunk.kind, "規定"), with_cities(chunk.text, parties)
+    return chunk.id, what.get(chunk.kind, "規定"), annotate(chunk.text, parties)
 
 
 # --- the 別表, split by role ------------------------------------------------------------------------
 
 
-def row_cells(chunk: Chunk) -> tuple[str, str, str]:
-    """取組の内容, 甲's role, 乙's role of an annex row chunk."""
-    content, kou, otsu = (line.split("：", 1)[1] for line in chunk.text.split("\n"))
-    return content, kou, otsu
-
-
 def row_question(chunk: Chunk, parties: tuple[tuple[str, str], ...]) -> str:
     """The question that asks the engine about one row: its own 取組 wording finds it exactly."""
     cities = "と".join(city for _, city in parties) or "両市"
-    return f"「{row_cells(chunk)[0]}」について、{cities}の役割を教えてください。"
+    return f"「{row_cells(chunk)['content']}」について、{cities}の役割を教えてください。"
 
 
 def role_table_html(
@@ -210,7 +198,8 @@ def _section_rows(path: str, last: str, sections: dict[str, Section], width: int
 
 
 def _row_html(row: Chunk, shown: list[int], words: list[str], *, buttons: bool, anchored: bool) -> str:
-    content, *roles = row_cells(row)
+    unit = row_cells(row)
+    content, roles = unit["content"], [unit["甲"], unit["乙"]]
     cells = [f"<td>{highlight(content, words)}</td>"] + [f"<td>{highlight(roles[i], words)}</td>" for i in shown]
     if buttons:
         cells.append(f'<td><button class="explain" data-row="{html.escape(row.id)}">チャットで説明</button></td>')
@@ -235,11 +224,11 @@ def agreement_html(
     for chunk in chunks:
         if chunk.kind == "preamble":
             body = chunk.text.split("\n", 1)[-1] if title and chunk.text.startswith(title) else chunk.text
-            parts.append(_unit(chunk, "", with_cities(body, parties)))
+            parts.append(_unit(chunk, "", annotate(body, parties)))
         elif chunk.kind == "article":
             parts.append(_article_html(chunk, items.get(chunk.metadata.get("article"), []), parties))
         elif chunk.kind == "closing":
-            parts.append(_unit(chunk, "末文", with_cities(chunk.text, parties)))
+            parts.append(_unit(chunk, "末文", annotate(chunk.text, parties)))
     rows = [c for c in chunks if c.kind == "annex_row"]
     if rows:
         parts.append('<section class="annex"><h3>別表（第3条関係）</h3>')
@@ -254,10 +243,10 @@ def _unit(chunk: Chunk, heading: str, text: str) -> str:
 
 
 def _article_html(article: Chunk, items: Sequence[Chunk], parties: tuple[tuple[str, str], ...]) -> str:
-    body = with_cities(re.sub(r"^第\d+条\s*", "", article.text.split("\n", 1)[0]), parties)
+    body = annotate(re.sub(r"^第\d+条\s*", "", article.text.split("\n", 1)[0]), parties)
     listed = "".join(
         f'<li id="{anchor(i.id)}" class="unit"><span class="item-no">（{i.metadata.get("item")}）</span>'
-        f"{html.escape(with_cities(i.text, parties))}</li>"
+        f"{html.escape(annotate(i.text, parties))}</li>"
         for i in items
     )
     return (

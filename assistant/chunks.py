@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from assistant.errors import CorpusError
 from assistant.tokenize import terms
-from assistant.types import Agreement, AnnexRow, Article, Chunk, ChunkKind, Item
+from assistant.types import Agreement, AnnexRow, AnnexSection, Article, Chunk, ChunkKind, Item
 
 _CLAUSE_END = re.compile(r"[、。]")
 _TITLE_MIN, _TITLE_MAX = 12, 24
@@ -76,7 +76,26 @@ def agreement_chunks(agreement: Agreement, *, several: bool = False) -> list[Chu
         )
     )
     row_labels = [row_label(row) for row in agreement.annex]
+    listed: set[str] = set()
     for row, label in zip(agreement.annex, row_labels, strict=True):
+        for section in (s for s in row.sections if s.path not in listed):  # a heading is cited by area listings
+            listed.add(section.path)
+            heading = f"{section_label(section)}"
+            members = [r for r in agreement.annex if section in r.sections]
+            body = "\n".join(f"・{row_title(r)}" for r in members)
+            out.append(
+                make(
+                    f"section-{section.path}",
+                    "section",
+                    heading,
+                    f"{heading}\n{body}",
+                    f"{heading}\n" + "\n".join(r.content for r in members),
+                    section=section.path,
+                    marker=section.marker,
+                    section_heading=section.heading,
+                    rows=len(members),
+                )
+            )
         numbered = row_labels.count(label) > 1  # rows opening with the same words: tell them apart by position
         out.append(
             make(
@@ -130,6 +149,10 @@ def row_label(row: AnnexRow, *, numbered: bool = False) -> str:
     return f"別表 {row.section.marker} {position}{row_title(row)}"
 
 
+def section_label(section: AnnexSection) -> str:
+    return f"別表 {section.marker} {section.heading}"
+
+
 def section_path_text(row: AnnexRow) -> str:
     return " ".join(f"{s.marker} {s.heading}" for s in row.sections)
 
@@ -145,9 +168,21 @@ def row_embed_text(row: AnnexRow) -> str:
 
 def with_city_names(text: str, agreement: Agreement) -> str:
     """甲/乙 → 久留米市（甲）/小郡市（乙), so every chunk reads on its own."""
-    for party in agreement.preamble.parties:
-        text = re.sub(f"{party.mark}(?!（)", f"{party.name}（{party.mark}）", text)
+    return annotate(text, tuple((p.mark, p.name) for p in agreement.preamble.parties))
+
+
+def annotate(text: str, parties: tuple[tuple[str, str], ...]) -> str:
+    """甲 → 久留米市（甲）, so a quotation always shows the city; 「甲」 definitions and marks that
+    already carry their city are left alone. The one place that turns marks into city names."""
+    for mark, city in parties:
+        text = re.sub(rf"(?<![「（]){mark}(?![（」）])", f"{city}（{mark}）", text)
     return text
+
+
+def row_cells(chunk: Chunk) -> dict[str, str]:
+    """The three cells of an annex row chunk (取組の内容, 甲's role, 乙's role), read back from its text."""
+    content, kou, otsu = (line.split("：", 1)[1] for line in chunk.text.split("\n")[:3])
+    return {"content": content, "甲": kou, "乙": otsu}
 
 
 def _metadata(agreement: Agreement, local_id: str, **extra: str | int) -> dict[str, str | int]:

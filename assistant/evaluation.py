@@ -119,12 +119,12 @@ def judge(case: Case, answer: Answer) -> Outcome:
         if local not in ranking:
             ranking.append(local)
     cited = [c.id.split("/", 1)[-1] for c in answer.citations]
-    ranks = [i for i, local in enumerate(ranking) if local in case.expected]
+    ranks = [i for i, local in enumerate(ranking) if _matches(local, case.expected)]
     text = fold(answer.text)
     return Outcome(
         case=case,
         ranking=tuple(ranking),
-        first_correct=bool(cited) and cited[0] in case.expected,
+        first_correct=bool(cited) and _matches(cited[0], case.expected),
         top3=bool(ranks) and ranks[0] < 3,
         reciprocal_rank=1.0 / (ranks[0] + 1) if ranks else 0.0,
         contains=all(fold(s) in text for s in case.must_contain),
@@ -132,6 +132,14 @@ def judge(case: Case, answer: Answer) -> Outcome:
         outcome=answer.outcome,
         latency_ms=answer.latency_ms,
     )
+
+
+def _matches(local_id: str, expected: tuple[str, ...]) -> bool:
+    """A 別表 heading cited for a listing stands for its rows: section-3-1 matches an expected annex-3-1-2."""
+    if local_id in expected:
+        return True
+    path = local_id.removeprefix("section-")
+    return local_id.startswith("section-") and any(e.startswith(f"annex-{path}-") for e in expected)
 
 
 def run(engine: Engine, cases: list[Case]) -> list[Outcome]:

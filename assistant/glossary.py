@@ -64,3 +64,7 @@ def load_glossary(path: Path = GLOSSARY_PATH) -> Glossary:
         not_provided=topics("not_provided"),
         injection=re.compile(data["injection"]["pattern"], re.IGNORECASE),
     )
+
+
+# The "no hand glossary" ablation: no domain synonyms, corrections, topics or injection patterns.
+EMPTY_GLOSSARY = Glossary((), (), (), (), re.compile(r"(?!)"))

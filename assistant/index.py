@@ -224,10 +224,13 @@ class IndexReader:
     _collection: Any
     _checked_at: float = 0.0
 
-    def dense(self, vector: np.ndarray, *, k: int) -> list[tuple[str, float]]:
+    def dense(self, vector: np.ndarray, *, k: int, where: dict[str, str] | None = None) -> list[tuple[str, float]]:
         try:
             result = self._collection.query(
-                query_embeddings=[vector.tolist()], n_results=min(k, len(self.chunks)), include=["distances"]
+                query_embeddings=[vector.tolist()],
+                n_results=min(k, len(self.chunks)),
+                include=["distances"],
+                where=where,
             )
         except Exception as error:
             raise _unreadable(self.settings, error) from None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 from assistant.glossary import Glossary, Topic
@@ -44,9 +45,32 @@ _DEFINITION = re.compile(
     r"|当事者|who is referred to as|party a|party b|who are the parties|甲と乙の違い|甲乙の違い"
 )
 _NAME = re.compile(r"正式な名前|正式名称|名称|題名|タイトル|official name|title of")
-_WHICH_ARTICLE = re.compile(r"第?何条|どの条|which article")
-_LEGAL = re.compile(r"根拠|法律|法令|地方自治法|\blaw\b|legal basis")
-_LISTING = re.compile(r"全部|一覧|すべて|全て|ぜんぶ|\ball\b|\blist\b|どんな取組|どのような取組")
+# Question shapes (grammar, not topics): which provision governs something, what kind of fact is asked.
+_WHICH_ARTICLE = re.compile(
+    r"第?何条|どの条|条文|根拠|どこで定め|どこに(?:書|定め|規定)|which (?:article|provision|clause|part)"
+    r"|where (?:in|does) the agreement|what article|basis for"
+)
+_LEGAL = re.compile(r"法律|法令|地方自治法|根拠法|\blaw\b|legal basis|statut")
+_LISTING = re.compile(
+    r"全部|一覧|すべて|全て|ぜんぶ|それぞれ|挙げ|\ball\b|\blist\b|\beverything\b|どんな取組|どのような取組|取組は何"
+)
+_COMPARE = re.compile(r"違い|違う|異な|比べ|比較|差は|差異|\bvs\.?\b|differ|compare|contrast")
+# What kind of fact a question asks for. The agreement states roles and aims, one date and two
+# addresses; it has no amounts, hours or contacts, so a question asking for one is not settled by it.
+_ASKS_FOR = {
+    "amount": re.compile(
+        r"いくら|金額|料金|費用|値段|運賃|代金|[^\w]?何円|月額|上限額|補助額|how much|\bcost|\bfee|\bfare|\bprice"
+    ),
+    "time": re.compile(r"何時|時間帯|営業時間|受付時間|開いて|何曜|曜日|what time|opening hours|\bopen\b"),
+    "date": re.compile(r"いつ|何日|日程|締切|何年度|計画期間|\bwhen\b|\bdeadline"),
+    "place": re.compile(
+        r"どこで(?:開|行|や)|場所|会場|where is|where are|where (?:will|do) (?:they|it) (?:meet|take place)"
+    ),
+    "contact": re.compile(r"電話番号|連絡先|メールアドレス|問い合わせ先|phone number|\bemail"),
+}
+_WHO = re.compile(r"どっち|どちら|誰|だれ|どの市|どこが|どこに(?:聞|相談|頼|お願|言|問)|which city|\bwho\b")
+_YEAR = re.compile(r"(?:(令和|平成|昭和)\s*(\d+)|(?<!\d)((?:19|20)\d\d))\s*年?")
+_MARK_ONLY = re.compile(r"(?<![一-龥])[甲乙](?![一-龥])")
 _SAME = re.compile(r"同じ|同一|same")
 _DIFFERENT = re.compile(r"違う|異なる|差|different")
 _FOLLOWUP = re.compile(r"^(じゃあ|では|それ|その|そっち|あと|and\b|what about)|のほうは|の方は")
@@ -95,11 +119,18 @@ class Query:
     listing: bool = False
     same_roles: bool = False
     different_roles: bool = False
+    comparison: bool = False
+    asks_for: str = ""  # amount / time / date / place / contact: a kind of fact, "" for roles and contents
+    who: bool = False  # asks which city (どっち, who)
+    year: int | None = None  # a Western year the question states (平成28 → 2016), to check false premises
+    marks_only: bool = False  # names 甲/乙 as marks (「甲ってどっち？」), not by city
     followup: bool = False
     injection: bool = False
     out_of_scope: Topic | None = None
     not_provided: Topic | None = None
     unknown_party: str = ""
+    partner: str = ""  # slug of the agreement whose partner the question names
+    expansions: tuple[str, ...] = ()  # the agreement's terms reached by the question's own words
 
 
 def clean(text: str, *, limit: int) -> tuple[str, bool]:
@@ -116,14 +147,34 @@ def detect_language(text: str) -> Language:
     return "en" if latin > 3 * japanese else "ja"
 
 
-def analyze(raw: str, glossary: Glossary, *, limit: int, aliases: Aliases | None = None) -> Query:
-    aliases = aliases or {"甲": ("甲",), "乙": ("乙",)}
+def _no_words(text: str) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """What understanding a question needs to know about the loaded corpus, built once per index."""
+
+    glossary: Glossary
+    aliases: Aliases = field(default_factory=dict)  # mark → words naming that party
+    read: Callable[[str], list[str]] = _no_words  # kana → the corpus words it reads as
+    expand: Callable[[str], list[str]] = _no_words  # question words → the agreement's terms (synonym dictionary)
+    partners: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (agreement slug, words naming its partner)
+
+
+def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
+    """Question → Query in one pass: cleaning, corrections, kana readings, expansions, shape and parties."""
+    lexicon = lexicon if isinstance(lexicon, Lexicon) else Lexicon(lexicon)
+    glossary = lexicon.glossary
+    aliases = lexicon.aliases or {"甲": ("甲",), "乙": ("乙",)}
     text, truncated = clean(raw, limit=limit)
     folded = glossary.correct(fold(text))
     folded = _KANA_ARTICLE.sub(lambda m: f"第{_KANA_DIGITS[m.group(1)]}条", folded)
+    if is_kana_only(text):  # こそだてしえん → also 子育て 支援, from the corpus's own readings
+        folded = " ".join([folded, *lexicon.read(folded)])
     numeric = arabic_numerals(folded)
     language = detect_language(text)
-    extra = glossary.expand(numeric)
+    extra = glossary.expand(numeric) + lexicon.expand(numeric)
     return Query(
         raw=raw,
         text=text,
@@ -143,13 +194,38 @@ def analyze(raw: str, glossary: Glossary, *, limit: int, aliases: Aliases | None
         closing=_closing(numeric),
         listing=bool(_LISTING.search(numeric)),
         same_roles=bool(_SAME.search(numeric)),
+        comparison=bool(_COMPARE.search(numeric)),
+        asks_for=_asks_for(numeric),
+        who=bool(_WHO.search(numeric)),
+        year=_year(numeric),
+        marks_only=bool(_MARK_ONLY.search(numeric)),
         different_roles=bool(_DIFFERENT.search(numeric)),
         followup=bool(_FOLLOWUP.search(numeric.strip())) or len(numeric) <= _SHORT_FOLLOWUP,
         injection=bool(glossary.injection.search(numeric)),
         out_of_scope=next((t for t in glossary.out_of_scope if t.pattern.search(numeric)), None),
         not_provided=next((t for t in glossary.not_provided if t.pattern.search(numeric)), None),
         unknown_party=_unknown_party(numeric, aliases),
+        partner=next((slug for slug, words in lexicon.partners if any(w in numeric for w in words)), ""),
+        expansions=tuple(extra),
     )
+
+
+def _asks_for(text: str) -> str:
+    """The kind of fact asked for; a question that asks which city is about roles whatever else it says."""
+    if _WHO.search(text):
+        return ""
+    return next((kind for kind, pattern in _ASKS_FOR.items() if pattern.search(text)), "")
+
+
+_ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925}
+
+
+def _year(text: str) -> int | None:
+    match = _YEAR.search(text)
+    if not match:
+        return None
+    era, number, western = match.groups()
+    return _ERAS[era] + int(number) if era else int(western)
 
 
 def kana_only(query: Query) -> bool:

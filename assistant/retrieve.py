@@ -117,10 +117,10 @@ def _reading_table(vocabulary: frozenset[str]) -> dict[str, str]:
     return table
 
 
-def dense_query(text: str, query_lemmas: list[str], *, kana: bool) -> str:
+def dense_query(text: str, query_lemmas: list[str]) -> str:
     """What the embedder sees. Its cost grows with length, so a long question (or one carrying its
     history) is embedded as its distinct content words, which keep every topic it mentions."""
-    if not kana and len(text) <= _DENSE_CHARS:
+    if len(text) <= _DENSE_CHARS:
         return text
     return " ".join(dict.fromkeys(query_lemmas))[:_DENSE_CHARS]
 
@@ -141,18 +141,29 @@ class Retriever:
         self.order = [c.id for c in index.chunks]
         self.lexical = Lexical(index.chunks)
 
-    def query_lemmas(self, text: str, *, kana: bool) -> list[str]:
-        found = terms(text)
-        return found + self.lexical.from_reading(text) if kana else found
+    def search(
+        self,
+        text: str,
+        *,
+        mode: Mode = "hybrid",
+        k: int = 5,
+        agreement: str = "",
+        kinds: tuple[str, ...] | None = None,
+    ) -> list[Scored]:
+        """Units of `agreement` (all when "") and of `kinds` (all when None), best first."""
+        query_lemmas = terms(text)
 
-    def search(self, text: str, *, kana: bool = False, mode: Mode = "hybrid", k: int = 5) -> list[Scored]:
-        query_lemmas = self.query_lemmas(text, kana=kana)
-        lexical = dict(zip(self.order, self.lexical.scores(query_lemmas).tolist(), strict=True))
+        def allowed(chunk_id: str) -> bool:
+            chunk = self.chunks[chunk_id]
+            return (not agreement or chunk_id.startswith(f"{agreement}/")) and (kinds is None or chunk.kind in kinds)
+
+        scores = self.lexical.scores(query_lemmas).tolist()
+        lexical = {i: v for i, v in zip(self.order, scores, strict=True) if allowed(i)}
         dense: dict[str, float] = {}
         if mode != "lexical":
-            dense_text = dense_query(text, query_lemmas, kana=kana)
-            vector = self.embedder.embed_queries([dense_text])[0]
-            dense = dict(self.index.dense(vector, k=_DENSE_DEPTH))
+            vector = self.embedder.embed_queries([dense_query(text, query_lemmas)])[0]
+            where = {"agreement": agreement} if agreement else None
+            dense = {i: v for i, v in self.index.dense(vector, k=_DENSE_DEPTH, where=where) if allowed(i)}
         rankings = []
         if mode != "dense":
             rankings.append([i for i in sorted(lexical, key=lexical.__getitem__, reverse=True) if lexical[i] > 0])

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-ChunkKind = Literal["preamble", "article", "item", "closing", "annex_row"]
+ChunkKind = Literal["preamble", "article", "item", "closing", "annex_row", "section"]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from assistant.app_chat import engine_history, turn_at
-from assistant.app_render import as_text, from_text, highlight, with_cities
+from assistant.app_render import as_text, from_text, highlight
+from assistant.chunks import annotate as with_cities
 from assistant.feedback import append_record, read_records
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,202 @@
+"""Query → Plan: structural routes first, then retrieval and an evidence decision (answer / nearest / refuse).
+
+A plan names the kind of answer and the units it rests on; wording is the answerer's job. Everything here
+reads one agreement's units (`Scope`), chosen from the partner the question names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from assistant.answer import Plan
+from assistant.calibration import Calibration
+from assistant.chunks import row_cells
+from assistant.query import Query
+from assistant.retrieve import Scored
+from assistant.types import Chunk
+
+Search = Callable[..., list[Scored]]  # (query, *, k, kinds) → ranked units of the scope
+# Facts a unit can hold, found in its own text: what a question asking for that kind of fact needs.
+_HOLDS = {"date": ("年", "月", "日"), "place": ("番地", "県"), "amount": ("円",), "time": ("時",), "contact": ("電話",)}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The units of one agreement, by local id, and its parties as (mark, city)."""
+
+    slug: str
+    units: dict[str, Chunk]
+    parties: tuple[tuple[str, str], ...]
+
+    def unit(self, local_id: str) -> Chunk | None:
+        return self.units.get(local_id) if local_id else None
+
+    def of_kind(self, *kinds: str) -> list[Chunk]:
+        return [c for c in self.units.values() if c.kind in kinds]
+
+
+def ordered_parties(scope: Scope, query: Query) -> tuple[tuple[str, str], ...]:
+    """(mark, city), the asked city first."""
+    order = [*query.parties, *(m for m in ("甲", "乙") if m not in query.parties)]
+    cities = dict(scope.parties)
+    return tuple((m, cities[m]) for m in order if m in cities)
+
+
+@dataclass(frozen=True)
+class Planner:
+    scope: Scope
+    search: Search
+    calibration: Calibration
+    routes: bool = True
+    refusal_topics: bool = True
+
+    def plan(self, query: Query) -> tuple[Plan, list[Scored]]:
+        parties = ordered_parties(self.scope, query)
+        if not query.text:
+            return Plan("empty", query, parties=parties), []
+        if query.injection:
+            return Plan("injection", query, parties=parties), []
+        if self.refusal_topics and (topic := query.not_provided):
+            return Plan(
+                "not_provided", query, parties=parties, detail=topic.what, pointer=self.scope.unit(topic.pointer)
+            ), []
+        if query.unknown_party:
+            return Plan(
+                "unknown_party", query, parties=parties, detail=query.unknown_party, pointer=self.scope.unit("preamble")
+            ), []
+        if self.routes and (routed := self._route(query, parties)):
+            return self._capped(routed), [Scored(c, 1.0, 0.0, 0.0) for c in routed.chunks]
+        kinds = ("article", "item") if self.routes and query.which_article else None
+        ranked = self.search(query, k=8, kinds=kinds)
+        if self.routes and (shaped := self._shaped(query, parties, ranked)):
+            return shaped, ranked
+        return self._decide(query, parties, ranked), ranked
+
+    # --- structure named in the question ------------------------------------------------------------
+
+    def _route(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan | None:
+        if query.article is not None or (query.item and "基本方針" in query.search_text):
+            return self._article_plan(query, parties)
+        if query.count:
+            return Plan("outline", query, tuple(self.scope.of_kind("article", "annex_row")), parties)
+        if query.section and (query.listing or "-" not in query.section or "分野" in query.text):
+            section = self.scope.unit(f"section-{query.section}")
+            if section and (query.listing or not query.parties):
+                return self._section_listing(query, parties, section)
+        if query.marks_only and (query.definition or query.who) and not query.closing:
+            return Plan("preamble", query, (self.scope.units["preamble"],), parties)
+        if query.definition:
+            return Plan("preamble", query, (self.scope.units["preamble"],), parties)
+        if query.name:
+            return Plan("title", query, (self.scope.units["preamble"],), parties)
+        if query.legal and not query.closing:
+            return Plan("legal", query, (self.scope.units["preamble"],), parties)
+        if query.closing or (query.year and not query.article):
+            return Plan("closing", query, (self.scope.units["closing"],), parties)
+        return None
+
+    def _article_plan(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan:
+        """第N条 / 第N条第M号; a number the agreement lacks is corrected, with the unit the topic points to."""
+        number = query.article or 2
+        article = self.scope.unit(f"art-{number}")
+        if article is None or (query.item and self.scope.unit(f"art-{number}-{query.item}") is None):
+            missing = f"第{number}条" + (f"第{query.item}号" if article and query.item else "")
+            return Plan("no_article", query, parties=parties, detail=missing, pointer=article or self._topic_of(query))
+        if query.item is None:
+            return Plan("article", query, (article,), parties)
+        return Plan("item", query, (self.scope.units[f"art-{number}-{query.item}"], article), parties)
+
+    def _topic_of(self, query: Query) -> Chunk | None:
+        """What a question about a missing article is really about (「第7条の推進協議会」 → 第4条)."""
+        ranked = self.search(query, k=3, kinds=None, lexical_only=True)
+        return ranked[0].chunk if ranked and ranked[0].lexical > 0 else None
+
+    def _section_listing(self, query: Query, parties: tuple[tuple[str, str], ...], section: Chunk) -> Plan:
+        path = str(section.metadata.get("section", ""))
+        rows = [c for c in self.scope.of_kind("annex_row") if str(c.metadata.get("section", "")).startswith(path)]
+        return Plan("listing", query, (section, *rows), parties if query.parties else (), detail=f"{section.label}:")
+
+    def _capped(self, plan: Plan) -> Plan:
+        """A routed unit that lacks the kind of fact asked for (a phone number from the closing block), or a
+        question on a topic marked out of scope, gets "not settled" with that unit as related."""
+        query = plan.query
+        topic = query.out_of_scope if self.refusal_topics else None
+        lacking = query.asks_for and plan.kind in ("closing", "preamble") and not _holds(plan.chunks[0], query.asks_for)
+        if plan.kind in ("closing", "preamble", "legal", "title") and (topic or lacking):
+            return replace(plan, kind="nearest", detail=topic.ask if topic else "")
+        return plan
+
+    # --- shapes read from retrieval: listings, comparisons --------------------------------------------
+
+    def _shaped(self, query: Query, parties: tuple[tuple[str, str], ...], ranked: list[Scored]) -> Plan | None:
+        rows = self.scope.of_kind("annex_row")
+        if query.listing and (section := self._matching_section(ranked)):
+            return self._section_listing(query, parties, section)
+        if query.comparison and (pair := self._pair(ranked)):
+            return Plan("comparison", query, pair, parties)
+        if query.same_roles or query.different_roles:
+            same = [c for c in rows if row_cells(c)["甲"] == row_cells(c)["乙"]]
+            picked = same if query.same_roles else [c for c in rows if c not in same]
+            what = "両市の役割が同じ文言の取組" if query.same_roles else "両市の役割が異なる取組"
+            return Plan("listing", query, tuple(picked), parties, detail=f"{what}（別表）:")
+        if query.listing and query.parties and not self._evidence(ranked):
+            city = parties[0][1]
+            return Plan(
+                "listing", query, tuple(rows), parties[:1], detail=f"別表に定める{city}の役割（全{len(rows)}項目）:"
+            )
+        if query.listing and ranked:
+            top = ranked[0].lexical
+            picked = [s.chunk for s in ranked if s.chunk.kind == "annex_row" and top and s.lexical >= top * 0.6]
+            if len(picked) > 1:
+                return Plan("listing", query, tuple(picked), (), detail="関係する取組（別表）:")
+        return None
+
+    def _matching_section(self, ranked: list[Scored]) -> Chunk | None:
+        """A listing whose words match a 別表 heading (or the 第2条 item it repeats) lists that section."""
+        for scored in ranked[:3]:
+            chunk = scored.chunk
+            if chunk.kind == "section" and scored.lexical > 0:
+                return chunk
+            if chunk.kind == "item" and scored.lexical > 0:
+                heading = chunk.text
+                return next((c for c in self.scope.of_kind("section") if heading in c.text), None)
+        return None
+
+    def _pair(self, ranked: list[Scored]) -> tuple[Chunk, Chunk] | None:
+        rows = [s for s in ranked if s.chunk.kind == "annex_row"]
+        return (rows[0].chunk, rows[1].chunk) if len(rows) >= 2 else None
+
+    # --- the evidence decision -------------------------------------------------------------------------
+
+    def _evidence(self, ranked: Sequence[Scored]) -> bool:
+        return bool(ranked) and ranked[0].lexical > 0
+
+    def _decide(self, query: Query, parties: tuple[tuple[str, str], ...], ranked: list[Scored]) -> Plan:
+        """Answer on strong evidence; "nearest" when related but not settled; refuse when nothing relates."""
+        ranked = [s for s in ranked if s.chunk.kind != "section"]
+        topic = query.out_of_scope if self.refusal_topics else None
+        ask = topic.ask if topic else ""
+        if not ranked:
+            return Plan("refusal", query, parties=parties, detail=ask)
+        top = ranked[0]
+        verdict = self.calibration.verdict(top.dense, top.lexical > 0, query.language)
+        if verdict == "refuse":
+            return Plan("refusal", query, parties=parties, detail=ask)
+        unsettled = bool(query.asks_for) and not _holds(top.chunk, query.asks_for)
+        if verdict == "nearest" or unsettled or topic:
+            related = tuple(s.chunk for s in ranked[:3] if s is top or s.lexical > 0 or s.dense >= top.dense - 0.02)
+            return Plan("nearest", query, related, parties, detail=ask)
+        return plan_for(top.chunk, query, parties, self.scope)
+
+
+def _holds(chunk: Chunk, kind: str) -> bool:
+    return any(mark in chunk.text for mark in _HOLDS.get(kind, ())) and chunk.kind in ("closing", "preamble")
+
+
+def plan_for(chunk: Chunk, query: Query, parties: tuple[tuple[str, str], ...], scope: Scope) -> Plan:
+    kind = {"annex_row": "row", "article": "article", "preamble": "preamble", "closing": "closing"}.get(chunk.kind)
+    if kind is None:  # an item: show it with its article
+        article = scope.unit(f"art-{chunk.metadata.get('article')}") or chunk
+        return Plan("item", query, (chunk, article), parties)
+    return Plan(kind, query, (chunk,), parties)  # type: ignore[arg-type]
