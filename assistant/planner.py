@@ -18,7 +18,14 @@ from assistant.types import Chunk
 
 Search = Callable[..., list[Scored]]  # (query, *, k, kinds) → ranked units of the scope
 # Facts a unit can hold, found in its own text: what a question asking for that kind of fact needs.
-_HOLDS = {"date": ("年", "月", "日"), "place": ("番地", "県"), "amount": ("円",), "time": ("時",), "contact": ("電話",)}
+_HOLDS = {
+    "date": ("年", "月", "日"),
+    "place": ("番地", "県"),
+    "amount": ("円",),
+    "time": ("時",),
+    "contact": ("電話",),
+    "count": tuple("0123456789"),
+}
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,8 @@ class Planner:
     # --- structure named in the question ------------------------------------------------------------
 
     def _route(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan | None:
+        if query.item and "別表" in query.text and (section := self._section_of_item(query)):
+            return self._section_listing(query, parties, section)
         if query.article is not None or (query.item and "基本方針" in query.search_text):
             return self._article_plan(query, parties)
         if query.count:
@@ -95,6 +104,11 @@ class Planner:
         if query.closing or (query.year and not query.article):
             return Plan("closing", query, (self.scope.units["closing"],), parties)
         return None
+
+    def _section_of_item(self, query: Query) -> Chunk | None:
+        """「第2条第2号に対応する別表の取組」: the 別表 section whose heading repeats that item's words."""
+        item = self.scope.unit(f"art-{query.article or 2}-{query.item}")
+        return next((c for c in self.scope.of_kind("section") if item and item.text in c.text), None) if item else None
 
     def _article_plan(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan:
         """第N条 / 第N条第M号; a number the agreement lacks is corrected, with the unit the topic points to."""
@@ -133,6 +147,9 @@ class Planner:
         rows = self.scope.of_kind("annex_row")
         if query.listing and (section := self._matching_section(ranked)):
             return self._section_listing(query, parties, section)
+        if query.listing and ranked and ranked[0].chunk.kind in ("article", "item") and ranked[0].lexical > 0:
+            article = self.scope.unit(f"art-{ranked[0].chunk.metadata.get('article')}")  # an article lists its items
+            return Plan("article", query, (article,), parties) if article else None
         if query.comparison and (pair := self._pair(ranked)):
             return Plan("comparison", query, pair, parties)
         if query.same_roles or query.different_roles:

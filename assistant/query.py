@@ -50,7 +50,7 @@ _WHICH_ARTICLE = re.compile(
     r"第?何条|どの条|条文|根拠|どこで定め|どこに(?:書|定め|規定)|which (?:article|provision|clause|part)"
     r"|where (?:in|does) the agreement|what article|basis for"
 )
-_LEGAL = re.compile(r"法律|法令|地方自治法|根拠法|\blaw\b|legal basis|statut")
+_LEGAL = re.compile(r"法律|法令|法的|地方自治法|根拠法|\blaw\b|legal basis|statut")
 _LISTING = re.compile(
     r"全部|一覧|すべて|全て|ぜんぶ|それぞれ|挙げ|\ball\b|\blist\b|\beverything\b|どんな取組|どのような取組|取組は何"
 )
@@ -59,8 +59,9 @@ _COMPARE = re.compile(r"違い|違う|異な|比べ|比較|差は|差異|\bvs\.?
 # addresses; it has no amounts, hours or contacts, so a question asking for one is not settled by it.
 _ASKS_FOR = {
     "amount": re.compile(
-        r"いくら|金額|料金|費用|値段|運賃|代金|[^\w]?何円|月額|上限額|補助額|how much|\bcost|\bfee|\bfare|\bprice"
+        r"いくら|金額|料金|費用|値段|運賃|代金|[^\w]?何円|月額|上限額|補助額|how much|\bcost|\bfee|\bfare|\bprice|\bbill\b"
     ),
+    "count": re.compile(r"何人|何名|何市町|人数|how many (?:people|members|staff|times)"),
     "time": re.compile(r"何時|時間帯|営業時間|受付時間|開いて|何曜|曜日|what time|opening hours|\bopen\b"),
     "date": re.compile(r"いつ|何日|日程|締切|何年度|計画期間|\bwhen\b|\bdeadline"),
     "place": re.compile(

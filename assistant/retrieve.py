@@ -66,6 +66,9 @@ GENERIC_TERMS = frozenset(
         "圏域",
         "住民",
         "city",
+        "内容",  # 取組の内容 heads every row
+        "条",  # 第N条 heads every article
+        "第",
     )
 )
 
@@ -88,8 +91,8 @@ class Lexical:
         self._readings = _reading_table(self.vocabulary)
         self._longest = max((len(r) for r in self._readings), default=0)
 
-    def scores(self, query_lemmas: list[str]) -> np.ndarray:
-        known = [t for t in query_lemmas if t in self.vocabulary and t not in GENERIC_TERMS]
+    def scores(self, query_lemmas: list[str], *, ignore: frozenset[str] = GENERIC_TERMS) -> np.ndarray:
+        known = [t for t in query_lemmas if t in self.vocabulary and t not in ignore]
         if not known:
             return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
         return self._bm25.get_scores(known)
@@ -157,7 +160,9 @@ class Retriever:
             chunk = self.chunks[chunk_id]
             return (not agreement or chunk_id.startswith(f"{agreement}/")) and (kinds is None or chunk.kind in kinds)
 
-        scores = self.lexical.scores(query_lemmas).tolist()
+        # Generic words (役割, 分担) tell rows apart poorly, but they do tell articles apart (第3条 役割分担).
+        ignore = GENERIC_TERMS if kinds is None or "annex_row" in kinds else frozenset()
+        scores = self.lexical.scores(query_lemmas, ignore=ignore).tolist()
         lexical = {i: v for i, v in zip(self.order, scores, strict=True) if allowed(i)}
         dense: dict[str, float] = {}
         if mode != "lexical":
