@@ -46,7 +46,7 @@ class SynonymMap:
     dictionary: str = ""  # upstream commit the map was built from
 
     def expand(self, text: str) -> list[str]:
-        """Corpus terms reached by words in `text`, in the order they were found, without repeats."""
+        """Corpus terms reached by words in `text`, without repeats (Japanese matches first, then English)."""
         folded = nfkc(text).casefold()
         found: dict[str, None] = {}
         tokens = words(folded)
