@@ -61,3 +61,28 @@ def terms(text: str) -> list[str]:
             out.append(previous + lemma)
         previous = lemma if feature.pos1 in ("名詞", "接頭辞") else ""
     return out
+
+
+@dataclass(frozen=True)
+class Word:
+    surface: str  # NFKC'd, casefolded text as written (引越し)
+    lemma: str  # the same dictionary form `terms` indexes (引越し, 引っ越す)
+    pos: str  # UniDic's first part-of-speech level (名詞, 動詞, 助詞, 記号 for strings it does not know)
+
+    @property
+    def function(self) -> bool:
+        """A particle, auxiliary, conjunction, interjection, punctuation or stop lemma: never a topic."""
+        return self.pos in _FUNCTION_POS or self.lemma in _STOP_LEMMAS
+
+
+_FUNCTION_POS = frozenset({"助詞", "助動詞", "接続詞", "感動詞", "補助記号", "空白"})
+
+
+def words(text: str) -> tuple[Word, ...]:
+    """Every token with its surface and lemma, for dictionary keys that may meet either form."""
+    out: list[Word] = []
+    for word in _tagger()(nfkc(text)):
+        surface = nfkc(word.surface).casefold()
+        lemma = nfkc(word.feature.orthBase or word.surface).casefold()
+        out.append(Word(surface=surface, lemma=lemma, pos=word.feature.pos1))
+    return tuple(out)

@@ -1,0 +1,213 @@
+"""Question words → the agreement's own terms, through the Sudachi synonym dictionary.
+
+At ingest, `build_synonym_map` looks up every corpus term in the dictionary and maps the other members of
+its groups (spelling variants, abbreviations, synonyms, English 対訳) to it, honouring the expansion flags
+and reaching only terms the corpus has. At question time `SynonymMap.expand` finds those words in a
+question. Nothing here knows the agreement: any corpus gets the map its own terms call for.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+from assistant.normalize import nfkc
+from assistant.sudachi import Expansion, SynonymDictionary, load_dictionary, normalize_key
+from assistant.tokenize import words
+
+FORMAT = 1
+# Groups that tie a proper name to its aliases (シティ → シティバンク, 昭和 → 昭和産業), not a concept to its
+# synonyms: a corpus word that equals such an alias is a coincidence, and expanding it drags in the company.
+_NAME_DOMAINS = frozenset({"企業名", "旧企業名", "人名", "店名", "商品", "キャラ", "大学名"})
+# English function words never carry a topic; Sudachi lists some as 対訳 (over, out, with, about, and).
+_ENGLISH_STOP = frozenset(STOPWORDS_EN_PLUS)  # NLTK's list, as bm25s ships it
+_KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
+_HIRAGANA_ONLY = re.compile(r"[\u3041-\u309f]+")
+_LATIN_KEY = re.compile(r"[a-z0-9\u00c0-\u024f][a-z0-9\u00c0-\u024f .'&/-]*")
+_LATIN_WORD = re.compile(r"[a-z0-9\u00c0-\u024f]+(?:[-'][a-z0-9\u00c0-\u024f]+)*")
+GENERIC_SHARE = 1 / 3  # a term in more than this share of the chunks decides nothing (役割, 機能, 強化 here)
+
+
+@dataclass(frozen=True)
+class SynonymMap:
+    """Lookup tables from question-side forms to corpus terms. Plain data, so it round-trips through JSON."""
+
+    words: dict[str, tuple[str, ...]] = field(default_factory=dict)  # one token's surface or lemma
+    sequences: dict[str, tuple[str, ...]] = field(default_factory=dict)  # lemmas of a multi-token key, \t-joined
+    phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a multi-token key as written
+    english: dict[str, tuple[str, ...]] = field(default_factory=dict)  # lower-case words, one space apart
+    pairs: tuple[tuple[str, str, str], ...] = ()  # (question word, corpus term, group) for audits and reports
+    dictionary: str = ""  # upstream commit the map was built from
+
+    def expand(self, text: str) -> list[str]:
+        """Corpus terms reached by words in `text`, without repeats (Japanese matches first, then English)."""
+        folded = nfkc(text).casefold()
+        found: dict[str, None] = {}
+        tokens = words(folded)
+        for token in tokens:
+            found.update(dict.fromkeys(self.words.get(token.surface, ())))
+            found.update(dict.fromkeys(self.words.get(token.lemma, ())))
+        lemmas = [token.lemma for token in tokens]
+        for size in range(2, self._longest_sequence + 1):
+            for start in range(len(lemmas) - size + 1):
+                found.update(dict.fromkeys(self.sequences.get("\t".join(lemmas[start : start + size]), ())))
+        for size in self._phrase_lengths:
+            for start in range(len(folded) - size + 1):
+                found.update(dict.fromkeys(self.phrases.get(folded[start : start + size], ())))
+        for candidate in _english_candidates(folded, self._longest_english):
+            found.update(dict.fromkeys(self.english.get(candidate, ())))
+        return list(found)
+
+    @cached_property
+    def _longest_sequence(self) -> int:
+        return max((key.count("\t") + 1 for key in self.sequences), default=0)
+
+    @cached_property
+    def _phrase_lengths(self) -> tuple[int, ...]:
+        return tuple(sorted({len(key) for key in self.phrases}))
+
+    @cached_property
+    def _longest_english(self) -> int:
+        return max((key.count(" ") + 1 for key in self.english), default=0)
+
+    def to_json(self) -> str:
+        tables = {name: {k: list(v) for k, v in getattr(self, name).items()} for name in _TABLES}
+        pairs = [list(pair) for pair in self.pairs]
+        return json.dumps(
+            {"format": FORMAT, "dictionary": self.dictionary, **tables, "pairs": pairs}, ensure_ascii=False
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SynonymMap:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            msg = (
+                f"synonym map: expected format {FORMAT}, got {data.get('format') if isinstance(data, dict) else data!r}"
+            )
+            raise ValueError(msg)
+        tables = {name: {k: tuple(v) for k, v in data[name].items()} for name in _TABLES}
+        pairs = tuple((word, term, group) for word, term, group in data["pairs"])
+        return cls(**tables, pairs=pairs, dictionary=data["dictionary"])
+
+
+_TABLES = ("words", "sequences", "phrases", "english")
+
+
+def _english_candidates(folded: str, longest: int) -> Iterable[str]:
+    """Word n-grams of the question's Latin words; the last word also singular (hospitals → hospital)."""
+    tokens = [w.removesuffix("'s") for w in _LATIN_WORD.findall(folded)]
+    for size in range(1, longest + 1):
+        for start in range(len(tokens) - size + 1):
+            head, last = tokens[start : start + size - 1], tokens[start + size - 1]
+            for form in _singulars(last):
+                yield " ".join([*head, form])
+
+
+def _singulars(word: str) -> tuple[str, ...]:
+    forms = [word]
+    if word.endswith("ies") and len(word) > 4:
+        forms.append(word[:-3] + "y")
+    if word.endswith("es") and len(word) > 3:
+        forms.append(word[:-2])
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 2:
+        forms.append(word[:-1])
+    return tuple(forms)
+
+
+def generic_terms(documents: Iterable[Iterable[str]], *, share: float = GENERIC_SHARE) -> frozenset[str]:
+    """Terms found in more than `share` of the documents (and in at least 3): too common to decide anything."""
+    docs = [set(terms) for terms in documents]
+    counts = Counter(term for terms in docs for term in terms)
+    limit = max(2, share * len(docs))
+    return frozenset(term for term, count in counts.items() if count > limit)
+
+
+def corpus_synonyms(documents: Sequence[Iterable[str]], dictionary: SynonymDictionary | None = None) -> SynonymMap:
+    """The map for a corpus given as each chunk's terms (`Chunk.tokens`): what ingest calls."""
+    docs = [tuple(terms) for terms in documents]
+    vocabulary = [term for terms in docs for term in terms]
+    return build_synonym_map(vocabulary, dictionary or load_dictionary(), generic=generic_terms(docs))
+
+
+def build_synonym_map(
+    corpus_terms: Iterable[str], dictionary: SynonymDictionary, *, generic: Collection[str] = frozenset()
+) -> SynonymMap:
+    """Map every other member of each corpus term's synonym groups to that term (see `_targets`)."""
+    vocabulary = sorted({normalize_key(term) for term in corpus_terms})
+    pairs: dict[tuple[str, str], str] = {}
+    for term in vocabulary:
+        for group in _targets(term, dictionary, generic):
+            for entry in dictionary.entries(group):
+                if entry.key != term and entry.triggers and _usable_key(entry.key):
+                    pairs.setdefault((entry.key, term), group)
+    return _tables(pairs, dictionary)
+
+
+def _targets(term: str, dictionary: SynonymDictionary, generic: Collection[str]) -> list[str]:
+    """The groups `term` may be reached through. Each rule drops a kind of noise seen in real groups."""
+    if len(term) == 1 or _HIRAGANA_ONLY.fullmatch(term):
+        # One character (日, 本, 間, 体) or kana only (つくり): the spelling does not say which sense the corpus
+        # means, and Sudachi's group picks one (日 → Sunday, 本 → book, つくり → 刺身).
+        return []
+    if term in generic:
+        # A term most chunks share (役割, 都市, 行う) decides nothing; expanding to it only adds noise (city → 都市).
+        return []
+    groups = dictionary.groups_of(term)
+    out = []
+    for group in groups:
+        own = [entry for entry in dictionary.entries(group) if entry.key == term]
+        if all(entry.expansion == Expansion.NEVER for entry in own):
+            continue  # upstream records this pairing as harmful (協約 ↔ 契約, 1 ↔ one)
+        if any(set(entry.domains) & _NAME_DOMAINS for entry in own):
+            continue
+        if len(groups) > 1 and all(entry.expansion == Expansion.TARGET_ONLY for entry in own):
+            # A homograph (ルート: 経路 / 累乗根, 人事: 人事部 / 他人事) that upstream keeps from triggering in
+            # this sense: which sense the corpus means is unknown, so this group is not evidence for it.
+            continue
+        out.append(group)
+    return out
+
+
+def _usable_key(key: str) -> bool:
+    """Question-side words we can match without dragging in noise."""
+    if len(key) == 1 and _KANA.fullmatch(key):
+        return False  # a single kana is a particle or a syllable in almost every question
+    if _LATIN_KEY.fullmatch(key):
+        return len(key) > 1 and key not in _ENGLISH_STOP
+    tokens = words(key)
+    if all(token.function for token in tokens):
+        return False  # read as particles, auxiliaries or stop lemmas (する, こと): never a topic
+    # Kana the tokenizer splits (うで → う|で, ことなる → こと|なる) is not a word it knows, and as a substring it
+    # would fire inside ordinary phrasing (どうですか contains うで).
+    return len(tokens) == 1 or not _HIRAGANA_ONLY.fullmatch(key)
+
+
+def _tables(pairs: dict[tuple[str, str], str], dictionary: SynonymDictionary) -> SynonymMap:
+    """Index each question-side word under the forms the tokenizer will produce for it in a question."""
+    tables: dict[str, dict[str, list[str]]] = {name: {} for name in _TABLES}
+
+    def put(table: str, key: str, term: str) -> None:
+        terms = tables[table].setdefault(key, [])
+        if term not in terms:
+            terms.append(term)
+
+    for (key, term), _group in pairs.items():
+        if _LATIN_KEY.fullmatch(key):
+            put("english", " ".join(_LATIN_WORD.findall(key)), term)
+            continue
+        tokens = words(key)
+        if len(tokens) == 1:
+            put("words", key, term)
+            put("words", tokens[0].lemma, term)  # 引越す → 引っ越す when UniDic's dictionary form differs
+        else:
+            put("phrases", key, term)
+            put("sequences", "\t".join(token.lemma for token in tokens), term)  # 知れ渡って → 知れる 渡る
+    frozen = {name: {k: tuple(v) for k, v in sorted(table.items())} for name, table in tables.items()}
+    listed = tuple(sorted((key, term, group) for (key, term), group in pairs.items()))
+    return SynonymMap(**frozen, pairs=listed, dictionary=dictionary.upstream.get("commit", ""))
