@@ -26,6 +26,7 @@ from assistant.planner import Planner, Scope
 from assistant.query import Lexicon, Query, analyze, party_aliases
 from assistant.retrieve import GENERIC_TERMS, Mode, Retriever, Scored
 from assistant.settings import Settings
+from assistant.synonyms import SynonymMap
 from assistant.tokenize import terms, tokens
 from assistant.types import Answer, Chunk, Citation, Message, Outcome
 
@@ -105,7 +106,7 @@ class Engine:
         partners = tuple(
             (slug, (name, *_spoken(name))) for slug, scope in scopes.items() if (name := dict(scope.parties).get("乙"))
         )
-        synonyms = None  # the Sudachi synonym map joins here
+        synonyms = SynonymMap.from_json(index.synonyms) if self.options.synonyms and index.synonyms else None
         lexicon = Lexicon(
             self.glossary,
             aliases,

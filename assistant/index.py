@@ -108,6 +108,7 @@ def build(
     *,
     rebuild: bool = False,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    synonyms: str = "",
 ) -> IndexInfo:
     """Embed `chunks` into a new collection and make it the active one; on failure nothing changes."""
     if not rebuild or settings.chroma_host:
@@ -117,7 +118,12 @@ def build(
         clear(settings)
     client = _open_store(settings)
     name = f"{settings.collection}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
-    collection = client.create_collection(name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+    collection = client.create_collection(
+        name,
+        embedding_function=None,
+        configuration={"hnsw": {"space": "cosine"}},
+        metadata={"synonyms": synonyms} if synonyms else None,  # travels with its generation, to every replica
+    )
     try:
         for start in range(0, len(chunks), _BATCH):
             batch = chunks[start : start + _BATCH]
@@ -223,6 +229,11 @@ class IndexReader:
     _client: Any
     _collection: Any
     _checked_at: float = 0.0
+
+    @property
+    def synonyms(self) -> str:
+        """The synonym map ingest built for this corpus (JSON), "" for an index built without one."""
+        return str((self._collection.metadata or {}).get("synonyms", ""))
 
     def dense(self, vector: np.ndarray, *, k: int, where: dict[str, str] | None = None) -> list[tuple[str, float]]:
         try:

@@ -12,6 +12,7 @@ from assistant.embed import embedder_id, load_embedder
 from assistant.index import IndexInfo, build
 from assistant.parse import parse_corpus
 from assistant.settings import Settings
+from assistant.synonyms import corpus_synonyms
 from assistant.types import Chunk
 
 
@@ -41,6 +42,15 @@ def ingest(
     agreements = parse_corpus(settings.corpus_dir)
     chunks = build_chunks(agreements)
     embedder = load_embedder(settings)
-    info = build(settings, chunks, embedder.embed_passages, embedder_id(settings), rebuild=rebuild, progress=progress)
+    synonyms = corpus_synonyms([chunk.tokens for chunk in chunks]).to_json()
+    info = build(
+        settings,
+        chunks,
+        embedder.embed_passages,
+        embedder_id(settings),
+        rebuild=rebuild,
+        progress=progress,
+        synonyms=synonyms,
+    )
     by_kind = dict(Counter(chunk.kind for chunk in chunks))
     return IngestReport(info, len(agreements), by_kind, time.perf_counter() - started)
