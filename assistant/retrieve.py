@@ -128,15 +128,25 @@ def dense_query(text: str, query_lemmas: list[str]) -> str:
     return " ".join(dict.fromkeys(query_lemmas))[:_DENSE_CHARS]
 
 
-def rrf(rankings: list[list[str]], *, k: int = _RRF_K) -> dict[str, float]:
+def rrf(
+    rankings: list[list[str]], *, k: int = _RRF_K, weights: list[dict[str, float]] | None = None
+) -> dict[str, float]:
+    """Reciprocal rank fusion; `weights` (one map per ranking, default 1) scale a unit's vote in that ranking."""
     scores: dict[str, float] = defaultdict(float)
-    for ranking in rankings:
+    for number, ranking in enumerate(rankings):
+        weight = weights[number] if weights else {}
         for rank, chunk_id in enumerate(ranking):
-            scores[chunk_id] += 1.0 / (k + rank + 1)
+            scores[chunk_id] += weight.get(chunk_id, 1.0) / (k + rank + 1)
     return scores
 
 
 class Retriever:
+    def _strength(self, matched: list[str], query_lemmas: list[str], ignore: frozenset[str]) -> dict[str, float]:
+        """A unit that shares one word with the question gets half a lexical vote: one word (相談, 支援)
+        does not decide a row on its own, but two or more shared words, or the dense ranking, can."""
+        known = {t for t in query_lemmas if t in self.lexical.vocabulary and t not in ignore}
+        return {i: 0.5 for i in matched if len(known & set(self.chunks[i].tokens)) < 2}
+
     def __init__(self, index: IndexReader, embedder: Embedder) -> None:
         self.index = index
         self.embedder = embedder
@@ -169,11 +179,15 @@ class Retriever:
             vector = self.embedder.embed_queries([dense_query(text, query_lemmas)])[0]
             where = {"agreement": agreement} if agreement else None
             dense = {i: v for i, v in self.index.dense(vector, k=_DENSE_DEPTH, where=where) if allowed(i)}
-        rankings = []
+        rankings, weights = [], []
         if mode != "dense":
-            rankings.append([i for i in sorted(lexical, key=lexical.__getitem__, reverse=True) if lexical[i] > 0])
+            matched = [i for i in sorted(lexical, key=lexical.__getitem__, reverse=True) if lexical[i] > 0]
+            rankings.append(matched)
+            weights.append(self._strength(matched, query_lemmas, ignore) if mode == "hybrid" else {})
         if mode != "lexical":
             rankings.append(sorted(dense, key=dense.__getitem__, reverse=True))
-        fused = rrf(rankings)
-        ranked = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
+            weights.append({})
+        fused = rrf(rankings, weights=weights)
+        # Ties (one ranking each way) go to the unit with more lexical evidence, then to the closer meaning.
+        ranked = sorted(fused, key=lambda i: (fused[i], lexical.get(i, 0.0), dense.get(i, 0.0)), reverse=True)[:k]
         return [Scored(self.chunks[i], fused[i], lexical.get(i, 0.0), dense.get(i, 0.0)) for i in ranked]
