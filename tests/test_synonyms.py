@@ -140,7 +140,7 @@ def test_a_term_most_chunks_share_is_not_a_target(dictionary: SynonymDictionary)
     [
         ("日", "Sunday"),  # one character: Sudachi's group picks a sense (日曜日) the corpus may not mean
         ("つくり", "刺身"),  # kana only: 作り, 造り or the 刺身 sense
-        ("昭和", "昭和産業"),  # a company-name group: the era name only looks like the alias
+        ("城南", "城南進学研究社"),  # a company-name group: the district name only looks like the alias
         ("ルート", "累乗根"),  # a homograph that upstream flags not-a-trigger in each of its groups
         ("大まか", "about"),  # an English function word listed as a 対訳
         ("le", "ル"),  # a single kana
