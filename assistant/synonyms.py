@@ -13,9 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-
-from bm25s.stopwords import STOPWORDS_EN_PLUS
+from functools import cache, cached_property
 
 from assistant.normalize import nfkc
 from assistant.sudachi import Expansion, SynonymDictionary, load_dictionary, normalize_key
@@ -25,8 +23,6 @@ FORMAT = 1
 # Groups that tie a proper name to its aliases (シティ → シティバンク, 昭和 → 昭和産業), not a concept to its
 # synonyms: a corpus word that equals such an alias is a coincidence, and expanding it drags in the company.
 _NAME_DOMAINS = frozenset({"企業名", "旧企業名", "人名", "店名", "商品", "キャラ", "大学名"})
-# English function words never carry a topic; Sudachi lists some as 対訳 (over, out, with, about, and).
-_ENGLISH_STOP = frozenset(STOPWORDS_EN_PLUS)  # NLTK's list, as bm25s ships it
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
 _HIRAGANA_ONLY = re.compile(r"[\u3041-\u309f]+")
 _LATIN_KEY = re.compile(r"[a-z0-9\u00c0-\u024f][a-z0-9\u00c0-\u024f .'&/-]*")
@@ -179,13 +175,24 @@ def _usable_key(key: str) -> bool:
     if len(key) == 1 and _KANA.fullmatch(key):
         return False  # a single kana is a particle or a syllable in almost every question
     if _LATIN_KEY.fullmatch(key):
-        return len(key) > 1 and key not in _ENGLISH_STOP
+        return len(key) > 1 and key not in _english_stopwords()
     tokens = words(key)
     if all(token.function for token in tokens):
         return False  # read as particles, auxiliaries or stop lemmas (する, こと): never a topic
     # Kana the tokenizer splits (うで → う|で, ことなる → こと|なる) is not a word it knows, and as a substring it
     # would fire inside ordinary phrasing (どうですか contains うで).
     return len(tokens) == 1 or not _HIRAGANA_ONLY.fullmatch(key)
+
+
+@cache
+def _english_stopwords() -> frozenset[str]:
+    """English function words never carry a topic; Sudachi lists some as 対訳 (over, out, with, about, and).
+
+    NLTK's list as bm25s ships it, imported here because bm25s pulls in scipy and only building needs it.
+    """
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS)
 
 
 def _tables(pairs: dict[tuple[str, str], str], dictionary: SynonymDictionary) -> SynonymMap:
