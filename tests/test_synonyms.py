@@ -158,9 +158,10 @@ def test_the_map_round_trips_through_json(corpus_map: SynonymMap) -> None:
     assert restored.dictionary == UPSTREAM["commit"]
 
 
-def test_a_foreign_json_is_refused_with_a_clear_message() -> None:
-    with pytest.raises(ValueError, match="synonym map: expected format 1"):
-        SynonymMap.from_json('{"words": {}}')
+@pytest.mark.parametrize("text", ['{"words": {}}', "[]", '{"format": 1}', "not json"])
+def test_a_foreign_json_is_refused_with_a_clear_message(text: str) -> None:
+    with pytest.raises(ValueError, match=r"^synonym map: not one this version wrote \(.+\); rebuild the index"):
+        SynonymMap.from_json(text)
 
 
 def test_the_compact_form_is_exactly_the_vendored_original() -> None:
