@@ -1,6 +1,6 @@
 """The vendored Sudachi synonym dictionary (data/sudachi/): its entries, and a compact form that loads fast.
 
-`synonyms.txt.xz` is upstream's file unchanged. Parsing its 67k CSV lines costs ~0.5 s on this machine, so
+`synonyms.txt.xz` is upstream's file unchanged. Parsing its 67k CSV lines costs 0.5–0.9 s on this machine, so
 `python -m assistant.sudachi` derives `synonyms.compact.gz` from it once (a headword index plus one line per
 group) and `load_dictionary` reads only that; a test checks the two agree. Format: upstream docs/synonyms.md.
 """

@@ -13,20 +13,16 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 
-from bm25s.stopwords import STOPWORDS_EN_PLUS
-
+from assistant import tokenize
 from assistant.normalize import nfkc
 from assistant.sudachi import Expansion, SynonymDictionary, load_dictionary, normalize_key
-from assistant.tokenize import words
 
 FORMAT = 1
 # Groups that tie a proper name to its aliases (シティ → シティバンク, 昭和 → 昭和産業), not a concept to its
 # synonyms: a corpus word that equals such an alias is a coincidence, and expanding it drags in the company.
 _NAME_DOMAINS = frozenset({"企業名", "旧企業名", "人名", "店名", "商品", "キャラ", "大学名"})
-# English function words never carry a topic; Sudachi lists some as 対訳 (over, out, with, about, and).
-_ENGLISH_STOP = frozenset(STOPWORDS_EN_PLUS)  # NLTK's list, as bm25s ships it
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
 _HIRAGANA_ONLY = re.compile(r"[\u3041-\u309f]+")
 _LATIN_KEY = re.compile(r"[a-z0-9\u00c0-\u024f][a-z0-9\u00c0-\u024f .'&/-]*")
@@ -49,7 +45,7 @@ class SynonymMap:
         """Corpus terms reached by words in `text`, without repeats (Japanese matches first, then English)."""
         folded = nfkc(text).casefold()
         found: dict[str, None] = {}
-        tokens = words(folded)
+        tokens = tokenize.words(folded)
         for token in tokens:
             found.update(dict.fromkeys(self.words.get(token.surface, ())))
             found.update(dict.fromkeys(self.words.get(token.lemma, ())))
@@ -85,15 +81,19 @@ class SynonymMap:
 
     @classmethod
     def from_json(cls, text: str) -> SynonymMap:
-        data = json.loads(text)
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            msg = (
-                f"synonym map: expected format {FORMAT}, got {data.get('format') if isinstance(data, dict) else data!r}"
-            )
-            raise ValueError(msg)
-        tables = {name: {k: tuple(v) for k, v in data[name].items()} for name in _TABLES}
-        pairs = tuple((word, term, group) for word, term, group in data["pairs"])
-        return cls(**tables, pairs=pairs, dictionary=data["dictionary"])
+        """The map `to_json` wrote; anything else is refused with one line saying what was wrong."""
+        try:
+            data = json.loads(text)
+            if data.get("format") != FORMAT:
+                msg = f"expected format {FORMAT}, got {data.get('format')!r}"
+                raise ValueError(msg)
+            tables = {name: {str(k): tuple(v) for k, v in data[name].items()} for name in _TABLES}
+            pairs = tuple((word, term, group) for word, term, group in data["pairs"])
+            return cls(**tables, pairs=pairs, dictionary=str(data["dictionary"]))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            reason = f"no {error} field" if isinstance(error, KeyError) else str(error)
+            msg = f"synonym map: not one this version wrote ({reason}); rebuild the index with `assistant ingest`"
+            raise ValueError(msg) from None
 
 
 _TABLES = ("words", "sequences", "phrases", "english")
@@ -179,13 +179,24 @@ def _usable_key(key: str) -> bool:
     if len(key) == 1 and _KANA.fullmatch(key):
         return False  # a single kana is a particle or a syllable in almost every question
     if _LATIN_KEY.fullmatch(key):
-        return len(key) > 1 and key not in _ENGLISH_STOP
-    tokens = words(key)
+        return len(key) > 1 and key not in _english_stopwords()
+    tokens = tokenize.words(key)
     if all(token.function for token in tokens):
         return False  # read as particles, auxiliaries or stop lemmas (する, こと): never a topic
     # Kana the tokenizer splits (うで → う|で, ことなる → こと|なる) is not a word it knows, and as a substring it
     # would fire inside ordinary phrasing (どうですか contains うで).
     return len(tokens) == 1 or not _HIRAGANA_ONLY.fullmatch(key)
+
+
+@cache
+def _english_stopwords() -> frozenset[str]:
+    """English function words never carry a topic; Sudachi lists some as 対訳 (over, out, with, about, and).
+
+    NLTK's list as bm25s ships it, imported here because bm25s pulls in scipy and only building needs it.
+    """
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS)
 
 
 def _tables(pairs: dict[tuple[str, str], str], dictionary: SynonymDictionary) -> SynonymMap:
@@ -201,7 +212,7 @@ def _tables(pairs: dict[tuple[str, str], str], dictionary: SynonymDictionary) ->
         if _LATIN_KEY.fullmatch(key):
             put("english", " ".join(_LATIN_WORD.findall(key)), term)
             continue
-        tokens = words(key)
+        tokens = tokenize.words(key)
         if len(tokens) == 1:
             put("words", key, term)
             put("words", tokens[0].lemma, term)  # 引越す → 引っ越す when UniDic's dictionary form differs
