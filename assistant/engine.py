@@ -27,7 +27,7 @@ from assistant.query import Lexicon, Query, analyze, party_aliases
 from assistant.retrieve import GENERIC_TERMS, Mode, Retriever, Scored
 from assistant.settings import Settings
 from assistant.synonyms import SynonymMap
-from assistant.tokenize import terms, tokens
+from assistant.tokenize import Readings, terms, tokens
 from assistant.types import Answer, Chunk, Citation, Message, Outcome
 
 _QUOTED = re.compile(r"「[^「」]*(?:「[^「」]*」[^「」]*)*」")
@@ -107,10 +107,11 @@ class Engine:
             (slug, (name, *_spoken(name))) for slug, scope in scopes.items() if (name := dict(scope.parties).get("乙"))
         )
         synonyms = SynonymMap.from_json(index.synonyms) if self.options.synonyms and index.synonyms else None
+        known = [*retriever.lexical.vocabulary, *self.glossary.keys, *(synonyms.keys if synonyms else ())]
         lexicon = Lexicon(
             self.glossary,
             aliases,
-            retriever.lexical.from_reading,
+            Readings(known).read,
             synonyms.expand if synonyms else Lexicon.expand,
             partners if len(scopes) > 1 else (),
         )

@@ -30,6 +30,7 @@ class Glossary:
     out_of_scope: tuple[Topic, ...]
     not_provided: tuple[Topic, ...]
     injection: re.Pattern[str]
+    keys: tuple[str, ...] = ()  # the everyday words the synonyms map, for reading kana spellings
 
     def correct(self, text: str) -> str:
         for pattern, replacement in self.corrections:
@@ -63,6 +64,7 @@ def load_glossary(path: Path = GLOSSARY_PATH) -> Glossary:
         out_of_scope=topics("out_of_scope"),
         not_provided=topics("not_provided"),
         injection=re.compile(data["injection"]["pattern"], re.IGNORECASE),
+        keys=tuple(fold(k) for k in data["synonyms"] if not k.isascii()),
     )
 
 

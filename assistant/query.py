@@ -171,8 +171,8 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     text, truncated = clean(raw, limit=limit)
     folded = glossary.correct(fold(text))
     folded = _KANA_ARTICLE.sub(lambda m: f"第{_KANA_DIGITS[m.group(1)]}条", folded)
-    if is_kana_only(text):  # こそだてしえん → also 子育て 支援, from the corpus's own readings
-        folded = " ".join([folded, *lexicon.read(folded)])
+    if read := lexicon.read(folded):  # こそだてしえん, ﾋｯｺｼ → also the words they spell (子育て 支援, 引っ越し)
+        folded = " ".join([folded, *read])
     numeric = arabic_numerals(folded)
     language = detect_language(text)
     extra = glossary.expand(numeric) + lexicon.expand(numeric)

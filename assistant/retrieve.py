@@ -11,8 +11,8 @@ import numpy as np
 
 from assistant.embed import Embedder
 from assistant.index import IndexReader
-from assistant.normalize import fold, to_katakana
-from assistant.tokenize import terms, tokens
+from assistant.normalize import fold
+from assistant.tokenize import terms
 from assistant.types import Chunk
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -82,42 +82,18 @@ class Scored:
 
 
 class Lexical:
-    """BM25 (bm25s) over the chunks' lemmas, plus a reading table for kana-only questions."""
+    """BM25 (bm25s) over the chunks' lemmas."""
 
     def __init__(self, chunks: list[Chunk]) -> None:
         self._bm25 = bm25s.BM25()
         self._bm25.index([list(c.tokens) or ["∅"] for c in chunks], show_progress=False)
         self.vocabulary = frozenset(t for c in chunks for t in c.tokens)
-        self._readings = _reading_table(self.vocabulary)
-        self._longest = max((len(r) for r in self._readings), default=0)
 
     def scores(self, query_lemmas: list[str], *, ignore: frozenset[str] = GENERIC_TERMS) -> np.ndarray:
         known = [t for t in query_lemmas if t in self.vocabulary and t not in ignore]
         if not known:
             return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
         return self._bm25.get_scores(known)
-
-    def from_reading(self, kana: str) -> list[str]:
-        """こそだてしえん → [子育て, 支援]: greedy longest match of the reading against the corpus's words."""
-        text, out, i = to_katakana(kana), [], 0
-        while i < len(text):
-            for size in range(min(self._longest, len(text) - i), 1, -1):
-                if (lemma := self._readings.get(text[i : i + size])) is not None:
-                    out.append(lemma)
-                    i += size
-                    break
-            else:
-                i += 1
-        return out
-
-
-def _reading_table(vocabulary: frozenset[str]) -> dict[str, str]:
-    table: dict[str, str] = {}
-    for lemma in sorted(vocabulary, key=len, reverse=True):
-        reading = "".join(t.reading for t in tokens(lemma))
-        if len(reading) >= 2 and reading not in table:
-            table[reading] = lemma
-    return table
 
 
 def dense_query(text: str, query_lemmas: list[str]) -> str:

@@ -72,6 +72,11 @@ class SynonymMap:
     def _longest_english(self) -> int:
         return max((key.count(" ") + 1 for key in self.english), default=0)
 
+    @property
+    def keys(self) -> list[str]:
+        """The Japanese question-side words, for reading kana spellings of them."""
+        return [key for key in self.words if not key.isascii()]
+
     def to_json(self) -> str:
         tables = {name: {k: list(v) for k, v in getattr(self, name).items()} for name in _TABLES}
         pairs = [list(pair) for pair in self.pairs]

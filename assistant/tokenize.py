@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
 import fugashi
 
-from assistant.normalize import nfkc
+from assistant.normalize import is_kana_only, nfkc, to_katakana
 
 # Parts of speech that carry meaning for search; particles, auxiliaries and symbols do not.
 _CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "接頭辞", "接尾辞"})
@@ -86,3 +88,36 @@ def words(text: str) -> tuple[Word, ...]:
         lemma = nfkc(word.feature.orthBase or word.surface).casefold()
         out.append(Word(surface=surface, lemma=lemma, pos=word.feature.pos1))
     return tuple(out)
+
+
+_KATAKANA_RUN = re.compile(r"[ァ-ヺー]{3,}")
+
+
+class Readings:
+    """Known words by their katakana reading, so kana spellings reach them (こそだて, ﾋｯｺｼ → 引っ越し).
+
+    Built from the words the assistant can use: the corpus's terms and the synonym and glossary keys."""
+
+    def __init__(self, known: Iterable[str]) -> None:
+        table: dict[str, str] = {}
+        for word in sorted(set(known), key=len, reverse=True):
+            reading = "".join(t.reading for t in tokens(word))
+            if len(reading) >= 2 and reading not in table:
+                table[reading] = word
+        self._table = table
+        self._longest = max((len(r) for r in table), default=0)
+
+    def read(self, text: str) -> list[str]:
+        """Words read in `text`: greedy longest match over a kana-only text, else whole katakana runs."""
+        if not is_kana_only(text):
+            return [self._table[run] for run in _KATAKANA_RUN.findall(to_katakana(text)) if run in self._table]
+        kana, out, i = to_katakana(text), [], 0
+        while i < len(kana):
+            for size in range(min(self._longest, len(kana) - i), 1, -1):
+                if (word := self._table.get(kana[i : i + size])) is not None:
+                    out.append(word)
+                    i += size
+                    break
+            else:
+                i += 1
+        return out
