@@ -6,6 +6,7 @@ reads one agreement's units (`Scope`), chosen from the partner the question name
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -74,7 +75,10 @@ class Planner:
             ), []
         if self.routes and (routed := self._route(query, parties)):
             return self._capped(routed), [Scored(c, 1.0, 0.0, 0.0) for c in routed.chunks]
-        kinds = ("article", "item") if self.routes and query.which_article else None
+        kinds = None
+        if self.routes and query.which_article:  # 「どこに書かれて」: the articles, or the 別表 when it is named
+            in_annex = "別表" in query.text and not re.search(r"何条|条文|article", query.text)
+            kinds = ("annex_row", "section") if in_annex else ("article", "item")
         ranked = self.search(query, k=8, kinds=kinds)
         if self.routes and (shaped := self._shaped(query, parties, ranked)):
             return shaped, ranked
@@ -87,9 +91,13 @@ class Planner:
             return self._section_listing(query, parties, section)
         if query.article is not None or (query.item and "基本方針" in query.search_text):
             return self._article_plan(query, parties)
-        if query.count:
+        if query.count and not query.listing:
             return Plan("outline", query, tuple(self.scope.of_kind("article", "annex_row")), parties)
-        if query.section and (query.listing or "-" not in query.section or "分野" in query.text):
+        if (
+            query.section
+            and not query.comparison
+            and (query.listing or "-" not in query.section or "分野" in query.text)
+        ):
             section = self.scope.unit(f"section-{query.section}")
             if section and (query.listing or not query.parties):
                 return self._section_listing(query, parties, section)
@@ -147,9 +155,8 @@ class Planner:
         rows = self.scope.of_kind("annex_row")
         if query.listing and (section := self._matching_section(ranked)):
             return self._section_listing(query, parties, section)
-        if query.listing and ranked and ranked[0].chunk.kind in ("article", "item") and ranked[0].lexical > 0:
-            article = self.scope.unit(f"art-{ranked[0].chunk.metadata.get('article')}")  # an article lists its items
-            return Plan("article", query, (article,), parties) if article else None
+        if query.listing and ranked and ranked[0].chunk.kind == "article" and ranked[0].lexical > 0:
+            return Plan("article", query, (ranked[0].chunk,), parties)  # an article lists its items
         if query.comparison and (pair := self._pair(ranked)):
             return Plan("comparison", query, pair, parties)
         if query.same_roles or query.different_roles:
@@ -170,15 +177,15 @@ class Planner:
         return None
 
     def _matching_section(self, ranked: list[Scored]) -> Chunk | None:
-        """A listing whose words match a 別表 heading (or the 第2条 item it repeats) lists that section."""
-        for scored in ranked[:3]:
-            chunk = scored.chunk
-            if chunk.kind == "section" and scored.lexical > 0:
-                return chunk
-            if chunk.kind == "item" and scored.lexical > 0:
-                heading = chunk.text
-                return next((c for c in self.scope.of_kind("section") if heading in c.text), None)
-        return None
+        """A listing whose best match is a 別表 heading (or the 第2条 item it repeats) lists that section."""
+        if not ranked or ranked[0].lexical <= 0:
+            return None
+        top = ranked[0].chunk
+        if top.kind == "section":
+            return top
+        return (
+            next((c for c in self.scope.of_kind("section") if top.text in c.text), None) if top.kind == "item" else None
+        )
 
     def _pair(self, ranked: list[Scored]) -> tuple[Chunk, Chunk] | None:
         rows = [s for s in ranked if s.chunk.kind == "annex_row"]

@@ -17,7 +17,7 @@ from assistant.types import Chunk
 
 Mode = Literal["hybrid", "dense", "lexical"]
 _RRF_K = 60  # the constant from Cormack et al. (2009); rank fusion is 5 lines, not worth a dependency
-_DENSE_DEPTH = 20
+_DENSE_DEPTH = 64  # every unit of one agreement (29 here) gets a dense vote, so none is ranked on words alone
 _DENSE_CHARS = 64
 # Words in nearly every unit (the parties, 役割, question words): they neither show that a question
 # is on topic nor tell rows apart, so BM25 ignores them.
