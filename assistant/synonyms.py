@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 
 from assistant import tokenize
+from assistant.glosses import english_glosses
 from assistant.normalize import nfkc
 from assistant.sudachi import Expansion, SynonymDictionary, load_dictionary, normalize_key
 
@@ -25,6 +26,7 @@ FORMAT = 1
 _NAME_DOMAINS = frozenset({"企業名", "旧企業名", "人名", "店名", "商品", "キャラ", "大学名"})
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
 _HIRAGANA_ONLY = re.compile(r"[\u3041-\u309f]+")
+_KANA_ONLY = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]+")
 _LATIN_KEY = re.compile(r"[a-z0-9\u00c0-\u024f][a-z0-9\u00c0-\u024f .'&/-]*")
 _LATIN_WORD = re.compile(r"[a-z0-9\u00c0-\u024f]+(?:[-'][a-z0-9\u00c0-\u024f]+)*")
 GENERIC_SHARE = 1 / 3  # a term in more than this share of the chunks decides nothing (役割, 機能, 強化 here)
@@ -133,25 +135,58 @@ def generic_terms(documents: Iterable[Iterable[str]], *, share: float = GENERIC_
     return frozenset(term for term, count in counts.items() if count > limit)
 
 
-def corpus_synonyms(documents: Sequence[Iterable[str]], dictionary: SynonymDictionary | None = None) -> SynonymMap:
-    """The map for a corpus given as each chunk's terms (`Chunk.tokens`): what ingest calls."""
+def corpus_synonyms(
+    documents: Sequence[Iterable[str]],
+    dictionary: SynonymDictionary | None = None,
+    *,
+    english: Callable[[Collection[str]], dict[str, tuple[str, ...]]] | None = None,
+) -> SynonymMap:
+    """The map for a corpus given as each chunk's terms (`Chunk.tokens`): what ingest calls.
+
+    `english` gives English glosses of terms (default: JMdict, assistant.glosses), for the English questions
+    that Sudachi's few 対訳 do not reach."""
     docs = [tuple(terms) for terms in documents]
     vocabulary = [term for terms in docs for term in terms]
-    return build_synonym_map(vocabulary, dictionary or load_dictionary(), generic=generic_terms(docs))
+    generic = generic_terms(docs)
+    gloss = english or english_glosses
+    return build_synonym_map(vocabulary, dictionary or load_dictionary(), generic=generic, english=gloss)
 
 
 def build_synonym_map(
-    corpus_terms: Iterable[str], dictionary: SynonymDictionary, *, generic: Collection[str] = frozenset()
+    corpus_terms: Iterable[str],
+    dictionary: SynonymDictionary,
+    *,
+    generic: Collection[str] = frozenset(),
+    english: Callable[[Collection[str]], dict[str, tuple[str, ...]]] | None = None,
 ) -> SynonymMap:
-    """Map every other member of each corpus term's synonym groups to that term (see `_targets`)."""
+    """Map every other member of each corpus term's synonym groups to that term (see `_targets`), and each
+    English gloss of a term to it (the same rules for which terms may be reached)."""
     vocabulary = sorted({normalize_key(term) for term in corpus_terms})
     pairs: dict[tuple[str, str], str] = {}
+    for gloss, term in _english_pairs(vocabulary, generic, english) if english else ():
+        pairs.setdefault((gloss, term), "jmdict")
     for term in vocabulary:
         for group in _targets(term, dictionary, generic):
             for entry in dictionary.entries(group):
                 if entry.key != term and entry.triggers and _usable_key(entry.key):
                     pairs.setdefault((entry.key, term), group)
     return _tables(pairs, dictionary)
+
+
+def _english_pairs(
+    vocabulary: list[str], generic: Collection[str], english: Callable[[Collection[str]], dict[str, tuple[str, ...]]]
+) -> list[tuple[str, str]]:
+    """(English gloss, corpus term) pairs. Katakana loanwords are skipped (their gloss is the English word
+    they came from: シティ → city), and so is any gloss that a frame word shares (市 → city, 協約 → agreement):
+    words every question about the agreement uses would otherwise pull one unit into every answer."""
+    reachable = [t for t in vocabulary if len(t) > 1 and not _KANA_ONLY.fullmatch(t) and t not in generic]
+    glosses = english([*reachable, *FRAME_WORDS])
+    framed = {gloss for word in FRAME_WORDS for gloss in glosses.get(word, ())}
+    return [(g, t) for t in reachable for g in glosses.get(t, ()) if g not in framed and _usable_key(g)]
+
+
+# Words of the question frame rather than its topic: the parties, the document, roles (see retrieve.GENERIC_TERMS).
+FRAME_WORDS = ("協約", "協約書", "市", "役割", "分担", "取組", "住民", "圏域", "両市")
 
 
 def _targets(term: str, dictionary: SynonymDictionary, generic: Collection[str]) -> list[str]:
