@@ -80,7 +80,8 @@ class Planner:
             in_annex = "別表" in query.text and not re.search(r"何条|条文|article", query.text)
             kinds = ("annex_row", "section") if in_annex else ("article", "item")
         ranked = self.search(query, k=8, kinds=kinds)
-        if self.routes and (shaped := self._shaped(query, parties, ranked)):
+        unsettled = bool(query.asks_for) and bool(ranked) and not _holds(ranked[0].chunk, query.asks_for)
+        if self.routes and not unsettled and (shaped := self._shaped(query, parties, ranked)):
             return shaped, ranked
         return self._decide(query, parties, ranked), ranked
 
@@ -171,9 +172,10 @@ class Planner:
             )
         if query.listing and ranked:
             top = ranked[0].lexical
-            picked = [s.chunk for s in ranked if s.chunk.kind == "annex_row" and top and s.lexical >= top * 0.6]
-            if len(picked) > 1:
-                return Plan("listing", query, tuple(picked), (), detail="関係する取組（別表）:")
+            picked = {s.chunk.id for s in ranked if s.chunk.kind == "annex_row" and top and s.lexical >= top * 0.6}
+            if len(picked) > 1:  # listed in the agreement's order, as a reader finds them in the table
+                rows = tuple(c for c in self.scope.of_kind("annex_row") if c.id in picked)
+                return Plan("listing", query, rows, (), detail="関係する取組（別表）:")
         return None
 
     def _matching_section(self, ranked: list[Scored]) -> Chunk | None:
