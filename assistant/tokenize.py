@@ -91,6 +91,7 @@ def words(text: str) -> tuple[Word, ...]:
 
 
 _KATAKANA_RUN = re.compile(r"[ァ-ヺー]{3,}")
+_WORD_RUN = re.compile(r"[一-龥々ァ-ヺー]{3,}")
 
 
 class Readings:
@@ -99,8 +100,9 @@ class Readings:
     Built from the words the assistant can use: the corpus's terms and the synonym and glossary keys."""
 
     def __init__(self, known: Iterable[str]) -> None:
+        self._known = frozenset(known)
         table: dict[str, str] = {}
-        for word in sorted(set(known), key=len, reverse=True):
+        for word in sorted(self._known, key=len, reverse=True):
             reading = "".join(t.reading for t in tokens(word))
             if len(reading) >= 2 and reading not in table:
                 table[reading] = word
@@ -108,9 +110,25 @@ class Readings:
         self._longest = max((len(r) for r in table), default=0)
 
     def read(self, text: str) -> list[str]:
-        """Words read in `text`: greedy longest match over a kana-only text, else whole katakana runs."""
+        """Words read in `text`: greedy longest match over a kana-only text; else whole katakana runs, and
+        kanji the writer's input method got wrong (地域新興 → 地域振興: same reading, other kanji)."""
         if not is_kana_only(text):
-            return [self._table[run] for run in _KATAKANA_RUN.findall(to_katakana(text)) if run in self._table]
+            runs = [self._table[run] for run in _KATAKANA_RUN.findall(to_katakana(text)) if run in self._table]
+            return runs + self._homophones(text)
+        return self._greedy(text)
+
+    def _homophones(self, text: str) -> list[str]:
+        """Known words spelled with other characters of the same reading (a wrong conversion choice)."""
+        out = []
+        for run in _WORD_RUN.findall(nfkc(text)):
+            if run in self._known or any(run in word for word in self._known if len(word) > len(run)):
+                continue
+            word = self._table.get("".join(t.reading for t in tokens(run)))  # the whole run, one known word
+            if word and word != run:
+                out.append(word)
+        return out
+
+    def _greedy(self, text: str) -> list[str]:
         kana, out, i = to_katakana(text), [], 0
         while i < len(kana):
             for size in range(min(self._longest, len(kana) - i), 1, -1):
