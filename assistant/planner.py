@@ -76,6 +76,8 @@ class Planner:
         if self.routes and (routed := self._route(query, parties)):
             return self._capped(routed), [Scored(c, 1.0, 0.0, 0.0) for c in routed.chunks]
         kinds = None
+        if self.routes and query.provision and not (query.provision == "目的" and _has_row_topic(query)):
+            query = replace(query, search_text=f"{query.search_text} {query.provision}", which_article=True)
         if self.routes and query.which_article:  # 「どこに書かれて」: the articles, or the 別表 when it is named
             in_annex = "別表" in query.text and not re.search(r"何条|条文|article", query.text)
             kinds = ("annex_row", "section") if in_annex else ("article", "item")
@@ -214,6 +216,11 @@ class Planner:
             related = tuple(s.chunk for s in ranked[:3] if s is top or s.lexical > 0 or s.dense >= top.dense - 0.02)
             return Plan("nearest", query, related, parties, detail=ask)
         return plan_for(top.chunk, query, parties, self.scope)
+
+
+def _has_row_topic(query: Query) -> bool:
+    """Whether the question's own words already point at an activity (then 目的 is that activity's aim)."""
+    return bool(query.expansions) or query.section is not None
 
 
 def _holds(chunk: Chunk, kind: str) -> bool:

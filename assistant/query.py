@@ -70,6 +70,18 @@ _ASKS_FOR = {
     "contact": re.compile(r"電話番号|連絡先|メールアドレス|問い合わせ先|phone number|\bemail"),
 }
 _WHO = re.compile(r"どっち|どちら|誰|だれ|どの市|どこが|どこに(?:聞|相談|頼|お願|言|問)|which city|\bwho\b")
+# Questions about two clauses every agreement of this form has, asked without their words: its purpose, and
+# what happens with matters it does not settle. The value is the clause's own vocabulary, searched among the
+# articles (so the article whose words these are answers, whatever its number).
+_PROVISIONS = {
+    "目的": re.compile(
+        r"何のため|なんのため|狙い|ねらい|目指して|why (?:do|does|did|is|was|were)\b|purpose|trying to achieve|\bgoal"
+    ),
+    "定めのない事項 疑義 協議": re.compile(
+        r"(?:書いて|書かれて|載って|定められて|決まって)(?:い)?ない|定めのない|not covered|does(?:n't| not) cover"
+        r"|not (?:in|specified in|mentioned in) the agreement|揉め|もめたら|意見が(?:分かれ|食い違)|解釈"
+    ),
+}
 _YEAR = re.compile(r"(?:(令和|平成|昭和)\s*(\d+)|(?<!\d)((?:19|20)\d\d))\s*年?")
 _MARK_ONLY = re.compile(r"(?<![一-龥])[甲乙](?![一-龥])")
 _SAME = re.compile(r"同じ|同一|same")
@@ -125,6 +137,7 @@ class Query:
     who: bool = False  # asks which city (どっち, who)
     year: int | None = None  # a Western year the question states (平成28 → 2016), to check false premises
     marks_only: bool = False  # names 甲/乙 as marks (「甲ってどっち？」), not by city
+    provision: str = ""  # words of the clause a question asks about without naming it (目的, 定めのない事項)
     followup: bool = False
     injection: bool = False
     out_of_scope: Topic | None = None
@@ -200,6 +213,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         who=bool(_WHO.search(numeric)),
         year=_year(numeric),
         marks_only=bool(_MARK_ONLY.search(numeric)),
+        provision=next((words for words, pattern in _PROVISIONS.items() if pattern.search(numeric)), ""),
         different_roles=bool(_DIFFERENT.search(numeric)),
         followup=bool(_FOLLOWUP.search(numeric.strip())) or len(numeric) <= _SHORT_FOLLOWUP,
         injection=bool(glossary.injection.search(numeric)),
