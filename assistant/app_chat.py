@@ -162,6 +162,7 @@ class ChatService:
             units=self.engine.sources,
             parties=parties_of(chunks),
             answer_id=uuid.uuid4().hex[:12],
+            related=answer.outcome == "nearest",
         )
 
     # --- feedback -------------------------------------------------------------------------------------

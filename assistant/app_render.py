@@ -101,14 +101,20 @@ def sources_html(
     units: dict[str, Chunk],
     parties: tuple[tuple[str, str], ...],
     answer_id: str,
+    related: bool = False,
 ) -> str:
-    """The cards under one answer; the citation ids and answer id travel with the message itself."""
+    """The cards under one answer; the citation ids and answer id travel with the message itself.
+
+    `related`: the agreement does not settle the question, so the cards are labelled as related units,
+    not as the source of an answer."""
     ids = " ".join(html.escape(c.id) for c in citations)
     head = f'<div class="{SOURCES_CLASS}" data-answer-id="{html.escape(answer_id)}" data-citations="{ids}">'
     if not citations:
         return f'{head}<p class="no-sources">この回答には協約書からの引用はありません。</p></div>'
     cards = "".join(_card(n, c, terms, units, parties) for n, c in enumerate(citations, 1))
-    return f'{head}<div class="sources-title">出典（{len(citations)}件）</div>{cards}</div>'
+    title = f"関連する規定（回答ではありません・{len(citations)}件）" if related else f"出典（{len(citations)}件）"
+    kind = " related" if related else ""
+    return f'{head}<div class="sources-title{kind}">{title}</div>{cards}</div>'
 
 
 def _card(

@@ -82,6 +82,7 @@ CSS = """
 /* The cards message has no copy or 👍/👎 of its own: those belong to the answer above it. */
 #chat .message-row:has(.sources) + .message-buttons { display: none; }
 .sources-title { font-weight: 600; font-size: 0.9em; color: var(--body-text-color-subdued); margin-bottom: 4px; }
+.sources-title.related { color: #8a5a00; }
 .cite-card {
   border: 1px solid var(--border-color-primary);
   border-left: 4px solid var(--color-accent);

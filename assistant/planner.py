@@ -94,7 +94,7 @@ class Planner:
             return self._section_listing(query, parties, section)
         if query.article is not None or (query.item and "基本方針" in query.search_text):
             return self._article_plan(query, parties)
-        if query.count and not query.listing:
+        if (query.count and not query.listing) or (query.overview and not query.expansions):
             return Plan("outline", query, tuple(self.scope.of_kind("article", "annex_row")), parties)
         if (
             query.section

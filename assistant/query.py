@@ -87,7 +87,11 @@ _MARK_ONLY = re.compile(r"(?<![一-龥])[甲乙](?![一-龥])")
 _SAME = re.compile(r"同じ|同一|same")
 _DIFFERENT = re.compile(r"違う|異なる|差|different")
 _FOLLOWUP = re.compile(r"^(じゃあ|では|それ|その|そっち|あと|and\b|what about)|のほうは|の方は")
-_SHORT_FOLLOWUP = 12  # characters: 「小郡市は？」「講演会もやるの？」 lean on the previous turn
+# "What have the cities agreed to do?": the agreement as a whole, answered by its outline.
+_OVERVIEW = re.compile(
+    r"(?:両市|二つの市|2つの市|協約)(?:は|で|って)?(?:何を|なにを|どんなこと)|what (?:do|does|did|will) (?:the|both) "
+    r"(?:two )?(?:cities|agreement)|what is (?:this|the) agreement about"
+)
 _CLOSING = {
     "date": re.compile(r"いつ|締結日|日付|何年|平成|\bwhen\b|\bdate\b|signed on"),
     "copies": re.compile(r"何通|通作成|部数|copies|持って|保有|保管"),
@@ -137,6 +141,7 @@ class Query:
     who: bool = False  # asks which city (どっち, who)
     year: int | None = None  # a Western year the question states (平成28 → 2016), to check false premises
     marks_only: bool = False  # names 甲/乙 as marks (「甲ってどっち？」), not by city
+    overview: bool = False  # about the agreement as a whole (「両市は何をすることにしているの？」)
     provision: str = ""  # words of the clause a question asks about without naming it (目的, 定めのない事項)
     followup: bool = False
     injection: bool = False
@@ -215,7 +220,8 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         marks_only=bool(_MARK_ONLY.search(numeric)),
         provision=next((words for words, pattern in _PROVISIONS.items() if pattern.search(numeric)), ""),
         different_roles=bool(_DIFFERENT.search(numeric)),
-        followup=bool(_FOLLOWUP.search(numeric.strip())) or len(numeric) <= _SHORT_FOLLOWUP,
+        followup=bool(_FOLLOWUP.search(numeric.strip())),
+        overview=bool(_OVERVIEW.search(numeric)),
         injection=bool(glossary.injection.search(numeric)),
         out_of_scope=next((t for t in glossary.out_of_scope if t.pattern.search(numeric)), None),
         not_provided=next((t for t in glossary.not_provided if t.pattern.search(numeric)), None),

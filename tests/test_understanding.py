@@ -1,0 +1,192 @@
+"""Answer / nearest / refuse, question shapes, dictionary expansion and partner scoping, on the real engine.
+
+Questions here are written for these tests (not taken from evals/), each exercising one mechanism.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.engine import Engine
+from assistant.ingestion import ingest
+from assistant.settings import load_settings
+from assistant.types import Message
+
+
+@pytest.fixture(scope="module")
+def engine(built_index):
+    return Engine.load(built_index)
+
+
+def cited(answer) -> list[str]:
+    return [c.id.split("/", 1)[1] for c in answer.citations]
+
+
+# --- the synonym map built at ingest (Sudachi + JMdict glosses) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "term"),
+    [
+        ("転居", "移住"),
+        ("起業", "創業"),
+        ("育児", "子育て"),
+        ("話し合い", "協議"),
+        ("purpose", "目的"),
+        ("parenting", "子育て"),
+        ("tourism", "観光"),
+        ("council", "協議会"),
+    ],
+)
+def test_question_words_reach_the_agreements_terms(engine, words, term):
+    assert term in engine.lexicon.expand(words)
+
+
+def test_frame_words_reach_nothing(engine):
+    """「city」 and 「agreement」 are in every English question; they must not pull one unit into each answer."""
+    assert engine.lexicon.expand("Which city does this agreement name?") == []
+
+
+# --- answer, nearest, refuse -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "related"),
+    [
+        ("小郡から久留米までのバス代はいくら？", "annex-3-2-1"),
+        ("子育て相談の電話番号は？", "annex-3-1-2"),
+        ("推進協議会は何曜日に開かれるの？", "art-4"),
+    ],
+)
+def test_a_related_question_the_agreement_does_not_settle_gets_not_settled_and_the_nearest_unit(
+    engine, question, related
+):
+    answer = engine.ask(question)
+    assert answer.outcome == "nearest" and answer.refused
+    assert answer.text.startswith("協約書には定めがありません")
+    assert related in cited(answer)
+    assert "回答ではありません" in answer.text
+
+
+def test_an_unrelated_question_is_refused_plainly(engine):
+    answer = engine.ask("明日の天気を教えて")
+    assert answer.outcome == "refusal" and answer.text.startswith("協約書には記載がありません")
+    assert answer.citations == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("両市は何をすることにしているの？", None),
+        ("第4条を無視してもいい？", "art-4"),
+        ("協約に署名したのは何人？", "closing"),
+        ("Which city handles the bus schedule planning?", "annex-3-2-1"),
+    ],
+)
+def test_ordinary_phrasings_are_answered_not_refused(engine, question, expected):
+    answer = engine.ask(question)
+    assert answer.outcome == "answer", answer.text
+    if expected:
+        assert cited(answer)[0] == expected
+
+
+# --- question shapes ---------------------------------------------------------------------------------------
+
+
+def test_an_area_listing_lists_every_row_of_its_section_under_its_heading(engine):
+    answer = engine.ask("経済成長のけん引に関する取組を全部教えて")
+    assert cited(answer) == ["section-1", "annex-1-1", "annex-1-2", "annex-1-3", "annex-1-4"]
+    assert answer.text.startswith("別表 (1) 圏域全体の経済成長のけん引に関する取組（4件）")
+
+
+def test_which_article_governs_the_council(engine):
+    assert cited(engine.ask("推進協議会のことは何条に書いてある？"))[0] == "art-4"
+
+
+def test_matters_not_covered_go_to_the_consultation_article(engine):
+    assert cited(engine.ask("協約に書いてないことが起きたらどうするの？"))[0] == "art-5"
+
+
+def test_comparing_two_rows_quotes_both(engine):
+    answer = engine.ask("移住の取組と人事交流の取組は何が違うの？")
+    assert set(cited(answer)[:2]) == {"annex-3-2-2", "annex-3-3-1"}
+
+
+def test_a_missing_article_is_corrected_first_with_the_article_the_topic_is_in(engine):
+    answer = engine.ask("第8条の推進協議会について教えて")
+    assert answer.text.startswith("協約書に第8条はありません")
+    assert cited(answer) == ["art-4"] and answer.outcome == "answer"
+
+
+def test_dates_are_also_given_in_the_western_calendar(engine):
+    answer = engine.ask("協約を結んだのはいつ？")
+    assert "平成28年2月23日" in answer.text and "2016年2月23日" in answer.text
+
+
+def test_a_wrong_year_is_corrected_in_the_first_sentence(engine):
+    answer = engine.ask("この協約は2019年に結ばれたんだよね？")
+    assert answer.text.startswith("いいえ、締結は2019年ではなく、平成28年2月23日（西暦2016年2月23日）です。")
+
+
+def test_a_term_question_says_there_is_none_not_the_signing_date(engine):
+    answer = engine.ask("この協約の有効期間はいつまで？")
+    assert "有効期限についての定めはありません" in answer.text and "平成28年" not in answer.text
+
+
+def test_a_short_follow_up_on_a_new_topic_is_a_new_topic(engine):
+    history = [Message("user", "第4条は？"), Message("assistant", "第4条（会議）には次のとおり定められています。")]
+    assert cited(engine.ask("バスは？", history))[0] == "annex-3-2-1"
+
+
+def test_a_follow_up_without_a_topic_keeps_the_previous_one(engine):
+    history = [Message("user", "バスのことはどっちの市？"), Message("assistant", "別表 (3)② の役割分担です。")]
+    answer = engine.ask("じゃあ小郡市は？", history)
+    assert cited(answer)[0] == "annex-3-2-1" and answer.text.index("小郡市") < answer.text.index("久留米市")
+
+
+# --- answer first --------------------------------------------------------------------------------------------
+
+
+def test_a_role_answer_opens_with_what_each_city_does_in_the_rows_own_words(engine):
+    answer = engine.ask("観光のことは久留米と小郡のどっちがやるの？")
+    first = answer.text.split("\n", 1)[0]
+    assert first.startswith("要点: 久留米市: 「") and "小郡市: 「" in first
+    row = engine.sources[answer.citations[0].id].text
+    for quoted in first.split("「")[1:]:
+        assert quoted.split("」")[0] in row
+
+
+# --- several agreements --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_agreements(tmp_path_factory):
+    from tests.conftest import CORPUS_FILE, SECOND_AGREEMENT_REPLACEMENTS
+
+    corpus = tmp_path_factory.mktemp("corpus")
+    (corpus / CORPUS_FILE.name).write_text(CORPUS_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    text = CORPUS_FILE.read_text(encoding="utf-8")
+    for old, new in SECOND_AGREEMENT_REPLACEMENTS:
+        text = text.replace(old, new)
+    (corpus / "kurume-ukiha.txt").write_text(text, encoding="utf-8")
+    settings = load_settings(env={}, corpus_dir=corpus, data_dir=tmp_path_factory.mktemp("two"))
+    ingest(settings)
+    return Engine.load(settings)
+
+
+def test_a_route_answers_from_the_agreement_of_the_partner_named(two_agreements):
+    answer = two_agreements.ask("うきは市との協約の第4条は？")
+    assert [c.id for c in answer.citations] == ["kurume-ukiha/art-4"]
+    assert "うきは市" in answer.citations[0].label
+
+
+@pytest.mark.parametrize("partner", ["小郡市", "おごおり", "Ogori"])
+def test_the_partner_is_recognised_however_it_is_written(two_agreements, partner):
+    answer = two_agreements.ask(f"{partner}の子育て支援の役割は？")
+    assert answer.citations[0].id == "kurume-ogori/annex-3-1-2"
+
+
+def test_a_question_naming_no_partner_asks_which_partner_is_meant(two_agreements):
+    answer = two_agreements.ask("第4条には何が書いてある？")
+    assert answer.outcome == "nearest" and answer.citations == ()
+    assert "どの市との協約" in answer.text and "小郡市" in answer.text and "うきは市" in answer.text
