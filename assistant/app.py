@@ -17,11 +17,13 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.api import api_routes
 from assistant.app_chat import HARD_LIMIT, ChatMessage, ChatService
 from assistant.app_render import Section, agreement_html, parties_of, role_table_html, row_question
 from assistant.app_style import CSS, EXAMPLES, HEAD, HEADER, TABLE_JS
 from assistant.engine import Engine
 from assistant.errors import AssistantError, IndexMissingError
+from assistant.login import logins
 from assistant.parse import parse_corpus
 
 log = logging.getLogger(__name__)
@@ -250,19 +252,10 @@ def load_engine(settings: Settings, *, progress: Callable[[int, int], None] | No
         return Engine.load(settings)
 
 
-def parse_auth(auth: str | None) -> tuple[str, str] | None:
-    if not auth:
-        return None
-    user, sep, password = auth.partition(":")
-    if not (sep and user and password):
-        msg = "--auth / ASSISTANT_AUTH must look like user:password (both parts non-empty)"  # never echo a password
-        raise AssistantError(msg)
-    return user, password
-
-
 def serve(settings: Settings, *, progress: Callable[[int, int], None] | None = None) -> int:
-    auth = parse_auth(settings.auth)
-    demo = build_app(load_engine(settings, progress=progress))
+    auth = logins(settings.auth, settings.auth_file)
+    engine = load_engine(settings, progress=progress)
+    demo = build_app(engine)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     demo.launch(
         server_name=settings.host,
@@ -278,5 +271,6 @@ def serve(settings: Settings, *, progress: Callable[[int, int], None] | None = N
         theme=theme(),
         css=CSS,
         head=HEAD,
+        app_kwargs={"routes": api_routes(ChatService(engine), auth)},  # /api/*, ahead of Gradio's own routes
     )
     return 0

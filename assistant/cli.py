@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=common, help="serve the chat app (builds the index if missing)")
     serve.add_argument("--host", help="address to listen on (env ASSISTANT_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (env ASSISTANT_PORT, default 7860)")
-    serve.add_argument("--auth", help="require a login, as user:password (env ASSISTANT_AUTH)")
+    serve.add_argument(
+        "--auth-file", type=Path, help="user:password lines, readable only by you (env ASSISTANT_AUTH_FILE)"
+    )
+    serve.add_argument("--auth", dest="auth_on_command_line", help=argparse.SUPPRESS)  # refused: visible in `ps`
     return parser
 
 
@@ -134,6 +137,11 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.login import FLAG_REFUSED, logins
+
+    if args.auth_on_command_line is not None:
+        raise AssistantError(FLAG_REFUSED)
+    logins(settings.auth, settings.auth_file)  # a bad login setting fails before the slow imports
     from assistant.app import serve
 
     return serve(settings, progress=progress)
