@@ -237,3 +237,19 @@ def test_login_file_lines_are_checked(tmp_path: Path) -> None:
         logins(None, bad)
     with pytest.raises(AssistantError, match="cannot read the login file"):
         logins(None, tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_bench_drives_both_routes_side_by_side(server: tuple[AppServer, Path]) -> None:
+    from evals import report
+    from evals.load import http_load_run, load_run
+
+    questions = [BUS, "第4条は？", "明日の天気は？"]
+    app = {
+        "load": load_run(server[0].url, questions, clients=2, requests=6),
+        "http_load": http_load_run(server[0].url, questions, clients=2, requests=12),
+    }
+    assert app["load"]["ok"] == 6 and app["http_load"]["ok"] == 12, app
+    table = report._load(app)
+    assert "| figure | gradio_client `/ask` | HTTP `POST /api/ask` |" in table
+    assert "| clients / requests sent | 2 / 6 | 2 / 12 |" in table
