@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from assistant import overlay
 from assistant.answer import Answerer, Draft, Plan, TemplateAnswerer, annotate
 from assistant.embed import Embedder, embedder_id, load_embedder
 from assistant.errors import AssistantError
@@ -50,10 +51,16 @@ class Engine:
         self.glossary: Glossary = load_glossary()
         self._lock = threading.Lock()
         self._use(index)
+        self._overlay_stamp, self._overlay_checked = (-1, -1), 0.0
+        self._refresh_overlay(every=0)
 
     @classmethod
     def load(cls, settings: Settings, **kwargs: object) -> Engine:
         embedder = load_embedder(settings)
+        if settings.llm and "answerer" not in kwargs:
+            from assistant.llm import load_answerer
+
+            kwargs["answerer"] = load_answerer(settings.llm)
         return cls(settings, open_index(settings, embedder_id(settings)), embedder, **kwargs)  # type: ignore[arg-type]
 
     def _use(self, index: IndexReader) -> None:
@@ -73,9 +80,12 @@ class Engine:
             self.index, self.retriever, self.sources = index, retriever, sources
             self.agreements, self.names, self.aliases, self.by_local = agreements, names, aliases, default
 
-    def refresh(self) -> None:
-        """Pick up a re-ingest: swap in the new snapshot whole, so a query sees old or new, never a mix."""
-        if not self.index.changed():
+    def refresh(self, *, every: float = 2.0) -> None:
+        """Pick up a re-ingest: swap in the new snapshot whole, so a query sees old or new, never a mix.
+
+        Also picks up staff glossary changes. Both are checked at most every `every` seconds."""
+        self._refresh_overlay(every=every)
+        if not self.index.changed(every=every):
             return
         try:
             index = open_index(self.settings, embedder_id(self.settings))
@@ -90,6 +100,25 @@ class Engine:
         with self._lock:
             snapshot = copy.copy(self)  # one index for the whole question, even if a refresh swaps mid-way
         return snapshot._answer(question, history)
+
+    def retrieve(self, question: str, history: Sequence[Message] = (), *, k: int | None = None) -> list[Chunk]:
+        """The units the engine would ground an answer on, best first, scoped to the partner the question names.
+
+        Empty when the engine would refuse (off-topic, out of scope, an instruction instead of a question)."""
+        self.refresh()
+        with self._lock:
+            snapshot = copy.copy(self)
+        return snapshot._units(question, history, k=k or self.settings.top_k)
+
+    def _units(self, question: str, history: Sequence[Message], *, k: int) -> list[Chunk]:
+        limit = self.settings.max_question_chars
+        query = self._read_kana(analyze(question, self.glossary, limit=limit, aliases=self.aliases))
+        self._scope(query)
+        if not query.text or query.injection or query.out_of_scope:
+            return []
+        context = self._with_history(query, history)
+        ranked = self._retrieve(context, k=k)
+        return [s.chunk for s in ranked] if ranked and self._on_topic(context, ranked[0]) else []
 
     def _answer(self, question: str, history: Sequence[Message]) -> Answer:
         started = time.perf_counter()
@@ -118,6 +147,21 @@ class Engine:
             notices=notices,
             ranked=tuple(s.chunk.id for s in ranked),
         )
+
+    # --- staff overlay (assistant/overlay.py) ------------------------------------------------------------
+
+    def _refresh_overlay(self, *, every: float = 2.0) -> None:
+        """Staff additions in the data dir join the glossary without a restart (file checked at most every `every` s)."""
+        started = time.monotonic()
+        if started - self._overlay_checked < every:
+            return
+        self._overlay_checked = started
+        seen = overlay.stamp(self.settings)
+        if seen == self._overlay_stamp:
+            return
+        glossary = overlay.with_overlay(load_glossary(), overlay.load_overlay(self.settings))
+        with self._lock:
+            self.glossary, self._overlay_stamp = glossary, seen
 
     # --- planning ----------------------------------------------------------------------------------
 
