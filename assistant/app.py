@@ -20,6 +20,7 @@ import gradio as gr
 from assistant.api import api_routes
 from assistant.app_chat import HARD_LIMIT, ChatMessage, ChatService
 from assistant.app_render import Section, agreement_html, parties_of, role_table_html, row_question
+from assistant.app_review import review_tab
 from assistant.app_style import CSS, EXAMPLES, HEAD, HEADER, TABLE_JS
 from assistant.engine import Engine
 from assistant.errors import AssistantError, IndexMissingError
@@ -85,7 +86,8 @@ def load_sections(settings: Settings) -> dict[str, Section]:
     return {s.path: Section(s.path, s.marker, s.heading) for a in agreements for r in a.annex for s in r.sections}
 
 
-def build_app(engine: Engine) -> gr.Blocks:
+def build_app(engine: Engine, *, admins: tuple[str, ...] = ()) -> gr.Blocks:
+    """The app; with `admins` (logins, only when the app has a login) it also has the 管理 tab for them."""
     service = ChatService(engine)
     chunks = engine.index.chunks
     parties = parties_of(chunks)
@@ -101,6 +103,8 @@ def build_app(engine: Engine) -> gr.Blocks:
                 _roles_tab(service, chatbot, tabs, rows, sections, parties)
             with gr.Tab("協約書全文", id="agreement"):
                 gr.HTML(agreement_html(chunks, sections, parties, title=title), elem_id="agreement", padding=True)
+            if admins:
+                review_tab(engine, admins, demo)
         _api(service)
     return demo
 
@@ -255,7 +259,11 @@ def load_engine(settings: Settings, *, progress: Callable[[int, int], None] | No
 def serve(settings: Settings, *, progress: Callable[[int, int], None] | None = None) -> int:
     auth = logins(settings.auth, settings.auth_file)
     engine = load_engine(settings, progress=progress)
-    demo = build_app(engine)
+    if settings.admins and not auth:
+        print(
+            "ASSISTANT_ADMINS is ignored: the 管理 tab needs a login (ASSISTANT_AUTH or --auth-file)", file=sys.stderr
+        )
+    demo = build_app(engine, admins=settings.admins if auth else ())
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     demo.launch(
         server_name=settings.host,
