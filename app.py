@@ -1,4 +1,4 @@
-"""Serve the app: `python app.py [--host H] [--port P] [--auth user:pass]` is `assistant serve`."""
+"""Serve the app: `python app.py [--host H] [--port P] [--auth-file FILE]` is `assistant serve`."""
 
 import sys
 

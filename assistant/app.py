@@ -17,11 +17,14 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.api import api_routes
 from assistant.app_chat import HARD_LIMIT, ChatMessage, ChatService
 from assistant.app_render import Section, agreement_html, parties_of, role_table_html, row_question
+from assistant.app_review import review_tab
 from assistant.app_style import CSS, EXAMPLES, HEAD, HEADER, TABLE_JS
 from assistant.engine import Engine
 from assistant.errors import AssistantError, IndexMissingError
+from assistant.login import logins
 from assistant.parse import parse_corpus
 
 log = logging.getLogger(__name__)
@@ -83,7 +86,8 @@ def load_sections(settings: Settings) -> dict[str, Section]:
     return {s.path: Section(s.path, s.marker, s.heading) for a in agreements for r in a.annex for s in r.sections}
 
 
-def build_app(engine: Engine) -> gr.Blocks:
+def build_app(engine: Engine, *, admins: tuple[str, ...] = ()) -> gr.Blocks:
+    """The app; with `admins` (logins, only when the app has a login) it also has the 管理 tab for them."""
     service = ChatService(engine)
     chunks = engine.index.chunks
     parties = parties_of(chunks)
@@ -99,6 +103,8 @@ def build_app(engine: Engine) -> gr.Blocks:
                 _roles_tab(service, chatbot, tabs, rows, sections, parties)
             with gr.Tab("協約書全文", id="agreement"):
                 gr.HTML(agreement_html(chunks, sections, parties, title=title), elem_id="agreement", padding=True)
+            if admins:
+                review_tab(engine, admins, demo)
         _api(service)
     return demo
 
@@ -250,19 +256,14 @@ def load_engine(settings: Settings, *, progress: Callable[[int, int], None] | No
         return Engine.load(settings)
 
 
-def parse_auth(auth: str | None) -> tuple[str, str] | None:
-    if not auth:
-        return None
-    user, sep, password = auth.partition(":")
-    if not (sep and user and password):
-        msg = "--auth / ASSISTANT_AUTH must look like user:password (both parts non-empty)"  # never echo a password
-        raise AssistantError(msg)
-    return user, password
-
-
 def serve(settings: Settings, *, progress: Callable[[int, int], None] | None = None) -> int:
-    auth = parse_auth(settings.auth)
-    demo = build_app(load_engine(settings, progress=progress))
+    auth = logins(settings.auth, settings.auth_file)
+    engine = load_engine(settings, progress=progress)
+    if settings.admins and not auth:
+        print(
+            "ASSISTANT_ADMINS is ignored: the 管理 tab needs a login (ASSISTANT_AUTH or --auth-file)", file=sys.stderr
+        )
+    demo = build_app(engine, admins=settings.admins if auth else ())
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     demo.launch(
         server_name=settings.host,
@@ -278,5 +279,6 @@ def serve(settings: Settings, *, progress: Callable[[int, int], None] | None = N
         theme=theme(),
         css=CSS,
         head=HEAD,
+        app_kwargs={"routes": api_routes(ChatService(engine), auth)},  # /api/*, ahead of Gradio's own routes
     )
     return 0

@@ -50,8 +50,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=common, help="serve the chat app (builds the index if missing)")
     serve.add_argument("--host", help="address to listen on (env ASSISTANT_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (env ASSISTANT_PORT, default 7860)")
-    serve.add_argument("--auth", help="require a login, as user:password (env ASSISTANT_AUTH)")
+    serve.add_argument(
+        "--auth-file", type=Path, help="user:password lines, readable only by you (env ASSISTANT_AUTH_FILE)"
+    )
+    serve.add_argument("--auth", dest="auth_on_command_line", help=argparse.SUPPRESS)  # refused: visible in `ps`
+    _review_parser(commands, common)
     return parser
+
+
+def _review_parser(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
+    review = commands.add_parser("review", help="staff review: unanswered and 👎 questions, glossary overlay changes")
+    actions = review.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=common, help="unanswered, nearest-only and 👎 questions, grouped")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    changes = actions.add_parser("changes", parents=common, help="every overlay change, the ones in force marked")
+    changes.add_argument("--json", action="store_true", help="print a JSON array")
+    who = argparse.ArgumentParser(add_help=False)
+    who.add_argument("--who", help="name recorded with the change (default: your login name)")
+    mapping = actions.add_parser("map", parents=[*common, who], help="a word means an agreement term")
+    mapping.add_argument("word", help="the word people use, e.g. パパママ教室")
+    mapping.add_argument("term", help="the agreement's term, as written in it, e.g. 子育て支援")
+    scope = actions.add_parser("out-of-scope", parents=[*common, who], help="questions with a word are not about it")
+    scope.add_argument("word", help="the word, e.g. ごみ")
+    scope.add_argument("ask", help="where to ask instead, e.g. お住まいの市の環境・ごみ担当課")
+    undo = actions.add_parser("undo", parents=[*common, who], help="take back a change (by its id)")
+    undo.add_argument("id", help="the change's id, from `assistant review changes`")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,9 +188,61 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.login import FLAG_REFUSED, logins
+
+    if args.auth_on_command_line is not None:
+        raise AssistantError(FLAG_REFUSED)
+    logins(settings.auth, settings.auth_file)  # a bad login setting fails before the slow imports
     from assistant.app import serve
 
     return serve(settings, progress=Progress())
+
+
+def run_review(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from assistant import overlay
+
+    who = getattr(args, "who", None) or getpass.getuser()
+    if args.action in ("list", "changes"):
+        print(_review_listing(settings, args.action, as_json=args.json))
+        return 0
+    if args.action == "map":
+        chunks = _served_chunks(settings)
+        change = overlay.map_word(settings, chunks, word=args.word, term=args.term, who=who)
+    elif args.action == "out-of-scope":
+        change = overlay.mark_out_of_scope(settings, word=args.word, ask=args.ask, who=who)
+    else:
+        change = overlay.undo(settings, args.id, who=who)
+    print(f"recorded {change.action} {change.id} ({change.word}); running apps pick it up within seconds")
+    return 0
+
+
+def _review_listing(settings: Settings, action: str, *, as_json: bool) -> str:
+    from assistant import overlay, review
+
+    if action == "list":
+        found = review.entries(settings)
+        if as_json:
+            return json.dumps([e.to_json() for e in found], ensure_ascii=False, indent=1)
+        kinds = review.KIND_LABELS
+        return "\n".join(f"{e.count:>4}  {kinds[e.kind]}\t{e.question}\t{' / '.join(e.comments)}" for e in found)
+    log = overlay.read_changes(settings)
+    active = {c.id for c in overlay.active_changes(log)}
+    if as_json:
+        return json.dumps([c.__dict__ | {"active": c.id in active} for c in log], ensure_ascii=False, indent=1)
+    return "\n".join(
+        f"{c.id} {'*' if c.id in active else ' '} {c.when} {c.who}\t{c.action}\t{c.word}\t{c.term or c.ask or c.target}"
+        for c in log
+    )
+
+
+def _served_chunks(settings: Settings) -> list:
+    """The units of the index being served: a mapped term must occur in the agreement's text."""
+    from assistant.embed import embedder_id
+    from assistant.index import open_index
+
+    return open_index(settings, embedder_id(settings)).chunks
 
 
 COMMANDS = {
@@ -177,4 +252,5 @@ COMMANDS = {
     "eval": run_eval,
     "bench": run_bench,
     "serve": run_serve,
+    "review": run_review,
 }

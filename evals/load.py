@@ -1,4 +1,5 @@
-"""The app under load: start `python app.py --port N` on loopback, drive it with N gradio_client clients.
+"""The app under load: start `python app.py --port N` on loopback, drive it with N clients, through
+gradio_client's `/ask` (`load_run`) or plain HTTP to `POST /api/ask` (`http_load_run`), the same questions.
 
 Bounded by a request count and a duration; measures requests/s, latency percentiles, errors, and the
 app process's peak RSS (the kernel's high-water mark, with psutil samples as a fallback).
@@ -6,13 +7,15 @@ app process's peak RSS (the kernel's high-water mark, with psutil samples as a f
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,15 +135,54 @@ def load_run(
     """`clients` threads, each with its own gradio_client, asking until `requests` are sent or time is up."""
     from gradio_client import Client
 
-    pool = [Client(url, verbose=False, analytics_enabled=False, download_files=False) for _ in range(clients)]
+    def connect() -> Callable[[str], object]:
+        client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+        return lambda question: client.predict(question, [], api_name="/ask")
+
+    return _drive(connect, questions, clients=clients, requests=requests, seconds=seconds)
+
+
+def http_load_run(
+    url: str, questions: Sequence[str], *, clients: int = 8, requests: int = 120, seconds: float = 60
+) -> dict[str, object]:
+    """The same, as another desk's tool would call `POST /api/ask`: one keep-alive connection per client."""
+    host, port = url.split("//", 1)[1].rstrip("/").split(":")
+
+    def connect() -> Callable[[str], object]:
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+
+        def ask(question: str) -> object:
+            body = json.dumps({"question": question}, ensure_ascii=False).encode("utf-8")
+            connection.request("POST", "/api/ask", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}: {answer}")
+            return answer
+
+        return ask
+
+    return _drive(connect, questions, clients=clients, requests=requests, seconds=seconds)
+
+
+def _drive(
+    connect: Callable[[], Callable[[str], object]],
+    questions: Sequence[str],
+    *,
+    clients: int,
+    requests: int,
+    seconds: float,
+) -> dict[str, object]:
+    """`clients` threads, each with its own connection, asking until `requests` are sent or time is up."""
+    pool = [connect() for _ in range(clients)]
     started = time.perf_counter()
     tally = _Tally(requests, started + seconds)
 
-    def worker(client: Client) -> None:
+    def worker(ask: Callable[[str], object]) -> None:
         while (n := tally.take()) is not None:
             sent = time.perf_counter()
             try:
-                answer = client.predict(questions[n % len(questions)], [], api_name="/ask")
+                answer = ask(questions[n % len(questions)])
                 latency = (time.perf_counter() - sent) * 1000
                 if not isinstance(answer, dict) or "error" in answer:
                     raise RuntimeError(f"the app answered {str(answer)[:120]}")

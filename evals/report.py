@@ -236,18 +236,27 @@ def _load(app: dict[str, Any]) -> str:
         return "Not run (`--no-load` or `--quick`)."
     if "skipped" in app or "error" in app:
         return f"Not measured: {app.get('skipped') or app.get('error')}."
-    load = app["load"]
+    runs = [("gradio_client `/ask`", app["load"])] + (
+        [("HTTP `POST /api/ask`", app["http_load"])] if "http_load" in app else []
+    )
     rows = [
-        ("clients / requests sent", f"{load['clients']} / {load['requests']} (bounded by count and time)"),
-        ("completed in", f"{load['seconds']:.1f} s"),
-        ("throughput", f"{load['requests_per_s']:.2f} requests/s"),
-        ("latency p50 / p95 / p99", f"{load['p50_ms']:.0f} / {load['p95_ms']:.0f} / {load['p99_ms']:.0f} ms"),
-        ("errors", f"{load['errors']}" + (f" ({'; '.join(load['error_samples'])})" if load["errors"] else "")),
+        ("clients / requests sent", *(f"{r['clients']} / {r['requests']}" for _, r in runs)),
+        ("completed in", *(f"{r['seconds']:.1f} s" for _, r in runs)),
+        ("throughput", *(f"{r['requests_per_s']:.2f} requests/s" for _, r in runs)),
+        (
+            "latency p50 / p95 / p99",
+            *(f"{r['p50_ms']:.0f} / {r['p95_ms']:.0f} / {r['p99_ms']:.0f} ms" for _, r in runs),
+        ),
+        (
+            "errors",
+            *(f"{r['errors']}" + (f" ({'; '.join(r['error_samples'])})" if r["errors"] else "") for _, r in runs),
+        ),
     ]
     return (
-        _md_table(("figure", "value"), rows)
-        + "\n\nLoopback only: `python app.py --port N` on 127.0.0.1, gradio_client calling the `/ask` endpoint with "
-        "(question, []), questions cycled from the eval set."
+        _md_table(("figure", *(name for name, _ in runs)), rows)
+        + "\n\nLoopback only: `python app.py --port N` on 127.0.0.1, the same server for both columns; gradio_client "
+        "calling the `/ask` endpoint with (question, []), then plain HTTP clients (one keep-alive connection each) "
+        "posting {question} to `/api/ask`; questions cycled from the eval set, bounded by count and time."
     )
 
 

@@ -116,8 +116,8 @@ def test_handlers_never_show_a_traceback() -> None:
 
 @pytest.mark.parametrize("auth", ["s3cret", ":s3cret", "staffer:"])
 def test_auth_needs_user_and_password(auth: str) -> None:
-    from assistant.app import parse_auth
     from assistant.errors import AssistantError
+    from assistant.login import parse_auth
 
     assert parse_auth("staff:pa:ss") == ("staff", "pa:ss")
     with pytest.raises(AssistantError, match="user:password") as error:
