@@ -6,6 +6,7 @@ words them, and every quotation is checked against its unit before the citation 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -130,10 +131,9 @@ class Engine:
         snapshot is built aside and swapped in whole, so a question sees old or new, never a mix."""
         index = self.state.index
         if index.changed(every=every):
-            try:
+            # A new index that is unusable (being rebuilt, other embedder) leaves this one serving.
+            with contextlib.suppress(AssistantError):
                 index = open_index(self.settings, embedder_id(self.settings))
-            except AssistantError:
-                pass  # the new index is unusable (being rebuilt, other embedder): keep serving this one
         glossary = self._staff_glossary(every=every)
         if index is self.state.index and glossary is None:
             return
