@@ -216,10 +216,10 @@ def _health(service: ChatService) -> dict[str, object]:
     engine.refresh()
     index = engine.index
     agreements = []
-    for slug, units in engine.agreements.items():
-        preamble = units.get("preamble")
+    for slug, scope in engine.state.scopes.items():
+        preamble = scope.unit("preamble")
         title = preamble.text.split("\n", 1)[0] if preamble else ""
-        agreements.append({"id": slug, "title": title, "parties": engine.names.get(slug, {}), "units": len(units)})
+        agreements.append({"id": slug, "title": title, "parties": dict(scope.parties), "units": len(scope.units)})
     return {
         "status": "ok",
         "version": _version(),

@@ -201,7 +201,11 @@ class Planner:
         return bool(ranked) and ranked[0].lexical > 0
 
     def _decide(self, query: Query, parties: tuple[tuple[str, str], ...], ranked: list[Scored]) -> Plan:
-        """Answer on strong evidence; "nearest" when related but not settled; refuse when nothing relates."""
+        """Answer on strong evidence; "nearest" when related but not settled; refuse when nothing relates.
+
+        A topic listed as out of scope (glossary or staff) with only weak evidence is refused with where to ask;
+        with strong evidence it is "not settled" with the related units. A question with fewer than two words
+        (「alert(1)」, 「[1, 2, 3]」) is never answered on dense similarity alone."""
         ranked = [s for s in ranked if s.chunk.kind != "section"]
         topic = query.out_of_scope if self.refusal_topics else None
         ask = topic.ask if topic else ""
@@ -209,7 +213,9 @@ class Planner:
             return Plan("refusal", query, parties=parties, detail=ask)
         top = ranked[0]
         verdict = self.calibration.verdict(top.dense, top.lexical > 0, query.language)
-        if verdict == "refuse":
+        if verdict == "answer" and top.lexical <= 0 and len(query.words) < 2:
+            verdict = "nearest" if query.words else "refuse"
+        if verdict == "refuse" or (topic and verdict == "nearest"):
             return Plan("refusal", query, parties=parties, detail=ask)
         unsettled = bool(query.asks_for) and not _holds(top.chunk, query.asks_for)
         if verdict == "nearest" or unsettled or topic:

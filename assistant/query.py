@@ -10,6 +10,7 @@ from typing import Literal
 
 from assistant.glossary import Glossary, Topic
 from assistant.normalize import arabic_numerals, fold, is_kana_only, nfkc
+from assistant.tokenize import lemmas
 
 Language = Literal["ja", "en"]
 ClosingFacet = Literal["date", "copies", "signers", "address", "seal"]
@@ -141,6 +142,7 @@ class Query:
     who: bool = False  # asks which city (どっち, who)
     year: int | None = None  # a Western year the question states (平成28 → 2016), to check false premises
     marks_only: bool = False  # names 甲/乙 as marks (「甲ってどっち？」), not by city
+    words: tuple[str, ...] = ()  # the question's own content words (not digits or symbols), for evidence checks
     overview: bool = False  # about the agreement as a whole (「両市は何をすることにしているの？」)
     provision: str = ""  # words of the clause a question asks about without naming it (目的, 定めのない事項)
     followup: bool = False
@@ -222,6 +224,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         different_roles=bool(_DIFFERENT.search(numeric)),
         followup=bool(_FOLLOWUP.search(numeric.strip())),
         overview=bool(_OVERVIEW.search(numeric)),
+        words=tuple(w for w in lemmas(text) if len(w) > 1 and not w.isdigit()),
         injection=bool(glossary.injection.search(numeric)),
         out_of_scope=next((t for t in glossary.out_of_scope if t.pattern.search(numeric)), None),
         not_provided=next((t for t in glossary.not_provided if t.pattern.search(numeric)), None),

@@ -90,10 +90,15 @@ class Lexical:
         self.vocabulary = frozenset(t for c in chunks for t in c.tokens)
 
     def scores(self, query_lemmas: list[str], *, ignore: frozenset[str] = GENERIC_TERMS) -> np.ndarray:
-        known = [t for t in query_lemmas if t in self.vocabulary and t not in ignore]
+        known = [t for t in query_lemmas if t in self.vocabulary and t not in ignore and _meaningful(t)]
         if not known:
             return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
         return self._bm25.get_scores(known)
+
+
+def _meaningful(term: str) -> bool:
+    """Digits and single Latin letters (the 1 of 「(1)」 or 「alert(1)」) are evidence of nothing."""
+    return not term.isdigit() and not (len(term) == 1 and term.isascii())
 
 
 def dense_query(text: str, query_lemmas: list[str]) -> str:

@@ -43,10 +43,11 @@ def trigrams(text: str) -> set[str]:
 
 class ChunkMapper:
     """Retrieved text → our chunk sharing the most character trigrams with it; ties go to the smaller chunk
-    (an item rather than the article that contains it). Text sharing no trigram maps to nothing."""
+    (an item rather than the article that contains it). Text sharing no trigram maps to nothing. 別表 section
+    headings are left out: their text repeats the 第2条 items and the rows' openings, which own those words."""
 
     def __init__(self, chunks: Sequence[Chunk]) -> None:
-        self._grams = [(chunk, trigrams(chunk.text)) for chunk in chunks]
+        self._grams = [(chunk, trigrams(chunk.text)) for chunk in chunks if chunk.kind != "section"]
 
     def __call__(self, text: str) -> Chunk | None:
         grams = trigrams(text)

@@ -106,9 +106,12 @@ def test_out_of_scope_is_refused_with_a_pointer_to_what_is_covered(engine, quest
     answer = engine.ask(question)
     assert answer.refused
     text = fold(answer.text)
+    assert "prompt" not in text and "プロンプト" not in answer.text
+    if answer.outcome == "nearest":  # weakly related: said first, related units labelled as not the answer
+        assert text.startswith(("協約書には定めがありません", "not settled by the agreement"))
+        return
     assert any(fold(w) in text for w in ("記載がありません", "お応えできません", "does not say", "cannot do that"))
     assert "第4条" in answer.text or "Article 4" in answer.text  # says what the agreement does cover
-    assert "prompt" not in text and "プロンプト" not in answer.text
 
 
 @pytest.mark.parametrize(
@@ -117,13 +120,18 @@ def test_out_of_scope_is_refused_with_a_pointer_to_what_is_covered(engine, quest
         ("第7条には何と書いてある？", "第7条はありません"),
         ("大川市の役割は？", "当事者ではありません"),
         ("協約の有効期限はいつまで？", "定めはありません"),
-        ("第2条第4号の基本方針は何？", "第2条第4号はありません"),
     ],
 )
 def test_false_premises_are_corrected_not_answered(engine, question, correction):
     answer = engine.ask(question)
     assert answer.refused
     assert correction in answer.text
+
+
+def test_a_missing_item_is_corrected_with_the_article_that_has_the_items(engine):
+    answer = engine.ask("第2条第4号の基本方針は何？")
+    assert answer.text.startswith("協約書に第2条第4号はありません")
+    assert local_ids(answer) == ["art-2"] and answer.outcome == "answer"
 
 
 def test_whole_table_questions_read_the_table(engine):

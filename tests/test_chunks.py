@@ -67,8 +67,8 @@ def test_29_chunks_by_kind(listing):
     assert len(listing[1]) == 29
 
 
-def test_annex_section_headings_are_citable_units(listing):
-    units = chunks(listing)
+def test_annex_section_headings_are_citable_units(chunks):
+    units = chunks
     section = units["kurume-ogori/section-3-2"]
     assert section["label"] == "別表 (3)② 結びつきやネットワークの強化に係る分野"
     assert section["text"].startswith("別表 (3)② 結びつきやネットワークの強化に係る分野")
@@ -87,6 +87,7 @@ def test_ids_are_readable_and_prefixed_by_the_agreement(listing):
         "art-2-2",
         "art-2-3",
         *ANNEX_IDS,
+        *(f"section-{path}" for path in ("1", "2", "3", "3-1", "3-2", "3-3")),
     }
     assert set(ids) == {f"kurume-ogori/{local}" for local in expected}
     assert all(re.fullmatch(r"kurume-ogori/[a-z]+(-\d+)*", i) for i in ids)
