@@ -54,6 +54,7 @@ def test_built_index_serves_the_29_chunks_and_records_its_embedder(built_index):
         "annex_row": 13,
         "preamble": 1,
         "closing": 1,
+        "section": 6,
     }
     by_id = {c.id: c for c in reader.chunks}
     assert by_id["kurume-ogori/art-4"].label == "第4条（会議）"
@@ -61,7 +62,7 @@ def test_built_index_serves_the_29_chunks_and_records_its_embedder(built_index):
     assert "久留米広域連携中枢都市圏推進協議会を開催する" in by_id["kurume-ogori/art-4"].text
     # Dense search works on the stored vectors.
     vector = load_embedder(built_index).embed_queries(["推進協議会を開催するのは誰？"])[0]
-    assert "kurume-ogori/art-4" in [i for i, _ in reader.dense(vector, k=3)]
+    assert "kurume-ogori/art-4" in [i for i, _ in reader.dense(vector, k=3, where={"kind": "article"})]
 
 
 def test_index_built_with_another_embedder_is_refused(built_index):
@@ -131,7 +132,7 @@ def test_failure_after_embedding_rolls_back_and_keeps_the_active_index(built_ind
 def test_two_agreements_get_unique_ids_and_labels_naming_the_partner(second_agreement_corpus, run_cli):
     result = run_cli("ingest.py", "--corpus-dir", str(second_agreement_corpus))
     assert result.returncode == 0, result.stderr
-    assert "46 chunks from 2 agreement(s)" in result.stdout
+    assert "58 chunks from 2 agreement(s)" in result.stdout
 
     settings = load_settings()  # this test's data dir, from ASSISTANT_DATA_DIR
     assert read_info(make_client(settings), settings).chunks == 58
