@@ -32,7 +32,8 @@ def agreement_chunks(agreement: Agreement, *, several: bool = False) -> list[Chu
             label=f"{prefix}{label}",
             text=text,
             embed_text=f"{agreement.title}\n{label}\n{with_city_names(embed, agreement)}",
-            tokens=tuple(terms(f"{label}\n{embed}")),
+            # A 別表 heading is found by its own words; its rows' words stay theirs, so BM25 still tells rows apart.
+            tokens=tuple(terms(label if kind == "section" else f"{label}\n{embed}")),
             metadata=_metadata(agreement, local_id, order=len(out), **meta),
         )
 
