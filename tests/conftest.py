@@ -100,7 +100,23 @@ SECOND_AGREEMENT_REPLACEMENTS = (
 @pytest.fixture
 def second_agreement_corpus(tmp_path: Path) -> Path:
     """corpus/ with kurume-ogori.txt (the original) and kurume-ukiha.txt (久留米市 and うきは市, 平成28年3月1日)."""
-    corpus = tmp_path / "corpus"
+    return write_two_agreements(tmp_path / "corpus")
+
+
+@pytest.fixture(scope="module")
+def engine(built_index: Settings):
+    """The real engine over the shared index, one per test module."""
+    from assistant.engine import Engine
+
+    return Engine.load(built_index)
+
+
+def cited_ids(answer) -> list[str]:
+    """Local ids of an answer's citations, in order."""
+    return [c.id.split("/", 1)[1] for c in answer.citations]
+
+
+def write_two_agreements(corpus: Path) -> Path:
     corpus.mkdir()
     shutil.copyfile(CORPUS_FILE, corpus / CORPUS_FILE.name)
     text = CORPUS_FILE.read_text(encoding="utf-8")

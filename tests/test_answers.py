@@ -15,15 +15,7 @@ from assistant.engine import Engine, Options
 from assistant.llm import LangChainAnswerer
 from assistant.normalize import fold
 from assistant.types import Message
-
-
-@pytest.fixture(scope="module")
-def engine(built_index):
-    return Engine.load(built_index)
-
-
-def local_ids(answer) -> list[str]:
-    return [c.id.split("/", 1)[1] for c in answer.citations]
+from tests.conftest import cited_ids as local_ids
 
 
 @pytest.mark.parametrize(

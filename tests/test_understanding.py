@@ -11,16 +11,8 @@ from assistant.engine import Engine
 from assistant.ingestion import ingest
 from assistant.settings import load_settings
 from assistant.types import Message
-
-
-@pytest.fixture(scope="module")
-def engine(built_index):
-    return Engine.load(built_index)
-
-
-def cited(answer) -> list[str]:
-    return [c.id.split("/", 1)[1] for c in answer.citations]
-
+from tests.conftest import cited_ids as cited
+from tests.conftest import write_two_agreements
 
 # --- the synonym map built at ingest (Sudachi + JMdict glosses) ------------------------------------------
 
@@ -161,14 +153,7 @@ def test_a_role_answer_opens_with_what_each_city_does_in_the_rows_own_words(engi
 
 @pytest.fixture(scope="module")
 def two_agreements(tmp_path_factory):
-    from tests.conftest import CORPUS_FILE, SECOND_AGREEMENT_REPLACEMENTS
-
-    corpus = tmp_path_factory.mktemp("corpus")
-    (corpus / CORPUS_FILE.name).write_text(CORPUS_FILE.read_text(encoding="utf-8"), encoding="utf-8")
-    text = CORPUS_FILE.read_text(encoding="utf-8")
-    for old, new in SECOND_AGREEMENT_REPLACEMENTS:
-        text = text.replace(old, new)
-    (corpus / "kurume-ukiha.txt").write_text(text, encoding="utf-8")
+    corpus = write_two_agreements(tmp_path_factory.mktemp("two-corpus") / "corpus")
     settings = load_settings(env={}, corpus_dir=corpus, data_dir=tmp_path_factory.mktemp("two"))
     ingest(settings)
     return Engine.load(settings)
