@@ -73,13 +73,25 @@ def cold_start(data_dir: Path, corpus_dir: Path, question: str, *, runs: int = 3
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """This process's peak RSS: VmHWM of its own address space.
+
+    Not getrusage's ru_maxrss: Linux carries it over from the parent's address space when a child is
+    started (vfork + exec, as subprocess does), so a fresh process would report the bench's own peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: the best there is
 
 
 def _child_ingest() -> dict[str, object]:
+    import psutil
+
     from assistant.ingestion import ingest
     from assistant.settings import load_settings
+    from evals.load import RssSampler
 
+    tree = RssSampler(psutil.Process())  # this process plus its embedding workers, sampled
     report = ingest(load_settings())
     changes = report.changes
     return {
@@ -94,8 +106,8 @@ def _child_ingest() -> dict[str, object]:
         "embed_s": changes.embed_seconds,
         "units_per_s": changes.units_per_s,
         "workers": changes.workers,
-        "peak_rss_mb": _peak_rss_mb(),  # this process only; the embedding workers are measured apart
-        "workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "peak_rss_mb": _peak_rss_mb(),  # this process
+        "tree_peak_rss_mb": max(tree.stop(), _peak_rss_mb()),  # with the embedding workers, at their peak together
         "torch_imported": "torch" in sys.modules,
     }
 

