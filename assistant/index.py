@@ -119,8 +119,12 @@ def read_active(settings: Settings) -> Active:
     client = _open_store(settings)
     try:
         info = read_info(client, settings)
-    except (IndexMissingError, IndexMismatchError):  # none yet, or a registry pointing nowhere: build afresh
+    except IndexMissingError:
         return NO_INDEX
+    except IndexMismatchError:
+        if _points_nowhere(client, settings):  # the active collection is gone (a crash): build afresh
+            return NO_INDEX
+        raise
     try:
         records = client.get_collection(info.collection, embedding_function=None).get(
             include=["documents", "metadatas"]
@@ -129,6 +133,14 @@ def read_active(settings: Settings) -> Active:
         raise _unreadable(settings, error) from None
     triples = zip(records["ids"], records["documents"], records["metadatas"], strict=True)
     return Active(info, {i: chunk_from_record(i, d, m) for i, d, m in triples})
+
+
+def _points_nowhere(client: Any, settings: Settings) -> bool:
+    try:
+        meta = client.get_collection(registry_name(settings), embedding_function=None).metadata or {}
+        return meta.get("active") not in collection_names(client)
+    except Exception:
+        return False
 
 
 def reusable_vectors(settings: Settings, active: Active, embedder: str) -> dict[str, np.ndarray]:
