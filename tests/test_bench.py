@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
+from assistant import evaluation
+from assistant.chunks import build_chunks
 from assistant.parse import parse_corpus
-from evals import bench, perf, report
+from evals import bench, corpus, report
 from evals.baseline import ChunkMapper
 
 CORPUS_FILE = Path(__file__).resolve().parent.parent / "corpus" / "kurume-ogori.txt"
@@ -53,6 +54,10 @@ def test_performance_figures(results: dict[str, Any]) -> None:
     assert probe["cited"] and probe["first_ask_ms"] > 0
     assert not probe["torch_imported"], "the default path must not import torch"
     assert [p["agreements"] for p in results["scaling"]] == [1]
+    ingest = results["ingest"]
+    assert (ingest["added"], ingest["embedded"], ingest["kept"]) == (23, 23, False) and ingest["units_per_s"] > 0
+    partner = results["scaling"][0]["partner"]
+    assert partner["questions"] == 5 and 0.0 <= partner["top1"] <= partner["top3"] <= 1.0
 
 
 def test_report_files(results: dict[str, Any]) -> None:
@@ -64,32 +69,38 @@ def test_report_files(results: dict[str, Any]) -> None:
 
 
 def test_replicated_agreements_are_distinct(tmp_path: Path) -> None:
-    perf.replicate(CORPUS_FILE, tmp_path, 3)
+    partners = corpus.replicate(CORPUS_FILE, tmp_path, 100)
     agreements = parse_corpus(tmp_path)
-    assert len({a.party("乙").name for a in agreements}) == 3
-    assert len({a.closing.date for a in agreements}) == 3
-    copy = (tmp_path / "kurume-ogori-copy001.txt").read_text(encoding="utf-8")
-    assert perf.template_text(copy) == CORPUS_FILE.read_text(encoding="utf-8")
+    assert len(agreements) == 100 and {a.slug for a in agreements} == {p.slug for p in partners}
+    signatories = [next(p for p in a.closing.parties if p.mark == "乙") for a in agreements]
+    for attribute in ("name", "mayor", "address"):
+        assert len({getattr(party, attribute) for party in signatories}) == 100, attribute
+    assert len({a.closing.date for a in agreements}) == 100
+    assert {a.party("甲").name for a in agreements} == {"久留米市"}
+    copy = next(a for a in agreements if a.slug == partners[7].slug)
+    assert (
+        copy.party("乙").name == f"{partners[7].stem}市" and "小郡" not in (tmp_path / f"{copy.slug}.txt").read_text()
+    )
 
 
-def test_reused_vectors_embed_each_key_once() -> None:
-    class Counting:
-        name = "counting"
-
-        def embed_queries(self, texts: list[str]) -> np.ndarray:
-            return self.embed_passages(texts)
-
-        def embed_passages(self, texts: list[str]) -> np.ndarray:
-            return np.array([[float(len(t))] for t in texts])
-
-    cached = perf.ReusedVectors(Counting(), key=perf.template_text)
-    vectors = cached.embed_passages(["小郡市と久留米市", "東山市と久留米市", "小郡市と久留米市"])
-    assert cached.computed == 1 and vectors.shape == (3, 1)
+def test_partner_questions_name_their_partner_and_expect_its_own_unit(tmp_path: Path) -> None:
+    partners = corpus.replicate(CORPUS_FILE, tmp_path, 10)
+    questions = corpus.partner_questions(partners, evaluation.load_cases(), per_partner=3)
+    askers = [p for p in partners for _ in range(3)]
+    assert len(questions) == 30
+    units = {c.id for c in build_chunks(parse_corpus(tmp_path))}
+    for item, partner in zip(questions, askers, strict=True):
+        assert partner.stem in item.question and item.expected.startswith(f"{partner.slug}/")
+        assert item.expected in units, item.expected
+    templates = corpus.partner_templates(evaluation.load_cases())
+    assert len(templates) > 10 and ("{p}市長として署名したのは誰？", "closing") in templates  # in both, kept once
+    used = {
+        (q.question.replace(p.stem, "{p}"), q.expected.split("/")[1]) for q, p in zip(questions, askers, strict=True)
+    }
+    assert used == set(templates)  # 30 questions rotate through every template
 
 
 def test_naive_pieces_map_to_the_chunk_they_overlap_most() -> None:
-    from assistant.chunks import build_chunks
-
     chunks = build_chunks(parse_corpus(CORPUS_FILE.parent))
     mapper = ChunkMapper(chunks)
     item = next(c for c in chunks if c.local_id == "art-2-1")
