@@ -32,8 +32,10 @@ def agreement_chunks(agreement: Agreement, *, several: bool = False) -> list[Chu
             label=f"{prefix}{label}",
             text=text,
             embed_text=f"{agreement.title}\n{label}\n{with_city_names(embed, agreement)}",
-            # A 別表 heading is found by its own words; its rows' words stay theirs, so BM25 still tells rows apart.
-            tokens=tuple(terms(label if kind == "section" else f"{label}\n{embed}")),
+            # A unit's label (an article's heading, a row's opening words) counts twice, as a title field does in
+            # BM25F: 第1条（目的） is about 目的 more than 第2条, which mentions it. A 別表 heading is found by its
+            # own words only; its rows' words stay theirs, so BM25 still tells rows apart.
+            tokens=tuple(terms(label) if kind == "section" else terms(label) + terms(f"{label}\n{embed}")),
             metadata=_metadata(agreement, local_id, order=len(out), **meta),
         )
 

@@ -134,6 +134,10 @@ class Retriever:
         self.chunks = {c.id: c for c in index.chunks}
         self.order = [c.id for c in index.chunks]
         self.lexical = Lexical(index.chunks)
+        # The parties' names say which agreement a question is about (the planner's scope), not which unit:
+        # left in, 「大川市との協約の目的は？」 would find the closing block, where 大川市 is written.
+        names = {str(c.metadata.get(k, "")) for c in index.chunks for k in ("kou", "otsu")} - {""}
+        self.party_terms = frozenset(t for name in names for t in terms(name) + terms(name.removesuffix("市")))
 
     def search(
         self,
@@ -152,7 +156,7 @@ class Retriever:
             return (not agreement or chunk_id.startswith(f"{agreement}/")) and (kinds is None or chunk.kind in kinds)
 
         # Generic words (役割, 分担) tell rows apart poorly, but they do tell articles apart (第3条 役割分担).
-        ignore = GENERIC_TERMS if kinds is None or "annex_row" in kinds else frozenset()
+        ignore = self.party_terms | (GENERIC_TERMS if kinds is None or "annex_row" in kinds else frozenset())
         scores = self.lexical.scores(query_lemmas, ignore=ignore).tolist()
         lexical = {i: v for i, v in zip(self.order, scores, strict=True) if allowed(i)}
         dense: dict[str, float] = {}
