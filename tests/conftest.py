@@ -61,21 +61,25 @@ def run_cli() -> RunCli:
     return run
 
 
-@pytest.fixture(scope="session")
-def built_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The real corpus ingested once, by the command a user runs; returns Settings pointing at it."""
-    data_dir = tmp_path_factory.mktemp("built_index")
-    env = {**_without_assistant_env(), "ASSISTANT_DATA_DIR": str(data_dir)}
-    result = subprocess.run(
-        [sys.executable, "ingest.py", "--corpus-dir", str(CORPUS_DIR)],
+def ingest_cli(corpus: Path, data: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`python ingest.py --corpus-dir CORPUS [extra]` as a user runs it, with only ASSISTANT_DATA_DIR set."""
+    return subprocess.run(
+        [sys.executable, "ingest.py", "--corpus-dir", str(corpus), *extra],
         cwd=ROOT,
-        env=env,
+        env={**_without_assistant_env(), "ASSISTANT_DATA_DIR": str(data)},
         capture_output=True,
         text=True,
         encoding="utf-8",
         timeout=300,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The real corpus ingested once, by the command a user runs; returns Settings pointing at it."""
+    data_dir = tmp_path_factory.mktemp("built_index")
+    result = ingest_cli(CORPUS_DIR, data_dir)
     if result.returncode != 0:
         pytest.fail(f"python ingest.py failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return load_settings(env={}, data_dir=data_dir, corpus_dir=CORPUS_DIR)

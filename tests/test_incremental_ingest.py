@@ -25,6 +25,7 @@ import pytest
 from assistant.embed import load_embedder
 from assistant.index import make_client, open_index, read_info
 from assistant.settings import Settings, load_settings
+from tests.conftest import ingest_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_FILE = ROOT / "corpus" / "kurume-ogori.txt"
@@ -39,20 +40,6 @@ class Cold:
     data: Path
     terminal: str  # everything the cold ingest wrote to its terminal (stderr)
     stdout: str
-
-
-def ingest_cli(corpus: Path, data: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")} | {"ASSISTANT_DATA_DIR": str(data)}
-    return subprocess.run(
-        [sys.executable, "ingest.py", "--corpus-dir", str(corpus), *extra],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
