@@ -130,7 +130,7 @@ def scaled_systems(config: BenchConfig, work: Path, product: perf.Answering, ing
     from evals.corpus import partner_questions, replicate
 
     source = next(iter(sorted(config.corpus_dir.glob("*.txt"))))
-    dev = evaluation.load_cases()
+    dev = evaluation.load_set("dev")
     systems: Systems = {}
     points: dict[str, dict[str, Any]] = {}
     questions = {}

@@ -85,14 +85,14 @@ def test_replicated_agreements_are_distinct(tmp_path: Path) -> None:
 
 def test_partner_questions_name_their_partner_and_expect_its_own_unit(tmp_path: Path) -> None:
     partners = corpus.replicate(CORPUS_FILE, tmp_path, 10)
-    questions = corpus.partner_questions(partners, evaluation.load_cases(), per_partner=3)
+    questions = corpus.partner_questions(partners, evaluation.load_set("dev"), per_partner=3)
     askers = [p for p in partners for _ in range(3)]
     assert len(questions) == 30
     units = {c.id for c in build_chunks(parse_corpus(tmp_path))}
     for item, partner in zip(questions, askers, strict=True):
         assert partner.stem in item.question and item.expected.startswith(f"{partner.slug}/")
         assert item.expected in units, item.expected
-    templates = corpus.partner_templates(evaluation.load_cases())
+    templates = corpus.partner_templates(evaluation.load_set("dev"))
     assert len(templates) > 10 and ("{p}市長として署名したのは誰？", "closing") in templates  # in both, kept once
     used = {
         (q.question.replace(p.stem, "{p}"), q.expected.split("/")[1]) for q, p in zip(questions, askers, strict=True)
