@@ -55,7 +55,7 @@ def test_performance_figures(results: dict[str, Any]) -> None:
     assert not probe["torch_imported"], "the default path must not import torch"
     assert [p["agreements"] for p in results["scaling"]] == [1]
     ingest = results["ingest"]
-    assert (ingest["added"], ingest["embedded"], ingest["kept"]) == (23, 23, False) and ingest["units_per_s"] > 0
+    assert (ingest["added"], ingest["embedded"], ingest["kept"]) == (29, 29, False) and ingest["units_per_s"] > 0
     partner = results["scaling"][0]["partner"]
     assert partner["questions"] == 5 and 0.0 <= partner["top1"] <= partner["top3"] <= 1.0
 
@@ -97,7 +97,8 @@ def test_partner_questions_name_their_partner_and_expect_its_own_unit(tmp_path: 
     used = {
         (q.question.replace(p.stem, "{p}"), q.expected.split("/")[1]) for q, p in zip(questions, askers, strict=True)
     }
-    assert used == set(templates)  # 30 questions rotate through every template
+    # The questions rotate through the templates: no template twice before every one has been used.
+    assert used <= set(templates) and len(used) == min(len(questions), len(templates))
 
 
 def test_naive_pieces_map_to_the_chunk_they_overlap_most() -> None:
