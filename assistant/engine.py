@@ -113,7 +113,9 @@ class Engine:
             for mark, words in party_aliases(dict(scope.parties)).items():
                 aliases[mark] = tuple(dict.fromkeys([*aliases.get(mark, ()), *words, *_spoken(words[1])]))
         partners = tuple(
-            (slug, (name, *_spoken(name))) for slug, scope in scopes.items() if (name := dict(scope.parties).get("乙"))
+            (slug, tuple(dict.fromkeys([*party_aliases({"乙": name})["乙"][1:], *_spoken(name)])))
+            for slug, scope in scopes.items()
+            if (name := dict(scope.parties).get("乙"))
         )
         synonyms = SynonymMap.from_json(index.synonyms) if self.options.synonyms and index.synonyms else None
         known = [*retriever.lexical.vocabulary, *self.glossary.keys, *(synonyms.keys if synonyms else ())]

@@ -229,7 +229,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         out_of_scope=next((t for t in glossary.out_of_scope if t.pattern.search(numeric)), None),
         not_provided=next((t for t in glossary.not_provided if t.pattern.search(numeric)), None),
         unknown_party=_unknown_party(numeric, aliases),
-        partner=next((slug for slug, words in lexicon.partners if any(w in numeric for w in words)), ""),
+        partner=_partner(numeric, lexicon.partners),
         expansions=tuple(extra),
     )
 
@@ -250,6 +250,12 @@ def _year(text: str) -> int | None:
         return None
     era, number, western = match.groups()
     return _ERAS[era] + int(number) if era else int(western)
+
+
+def _partner(text: str, partners: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """The agreement whose partner the question names; the longest name found wins (大川内市 over 大川)."""
+    found = [(len(word), slug) for slug, words in partners for word in words if word in text]
+    return max(found)[1] if found else ""
 
 
 def kana_only(query: Query) -> bool:
