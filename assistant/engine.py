@@ -194,9 +194,14 @@ class Engine:
         plan, ranked = self._plan(query, state)
         if _outcome(plan) == "refusal":
             return []
-        found = [*plan.chunks, *(s.chunk for s in ranked)]
-        unique = list({c.id: c for c in found if c.kind != "section" or plan.kind == "listing"}.values())
-        return unique[: k or self.settings.top_k]
+        k = k or self.settings.top_k
+        found = {
+            c.id: c for c in [*plan.chunks, *(s.chunk for s in ranked)] if c.kind != "section" or plan.kind == "listing"
+        }
+        if len(found) < k and (scope := _scope(query, state)):  # a route or the cascade ranked fewer: fill up
+            more = state.retriever.search(query.search_text, k=k, agreement=scope.slug, kinds=_UNITS, cascade=False)
+            found |= {s.chunk.id: s.chunk for s in more if s.chunk.id not in found}
+        return list(found.values())[:k]
 
     # --- understanding ------------------------------------------------------------------------------
 

@@ -159,8 +159,10 @@ class Retriever:
         k: int = 5,
         agreement: str = "",
         kinds: tuple[str, ...] | None = None,
+        cascade: bool = True,
     ) -> list[Scored]:
-        """Units of `agreement` (all when "") and of `kinds` (all when None), best first."""
+        """Units of `agreement` (all when "") and of `kinds` (all when None), best first. With `cascade`, a
+        question whose words settle the ranking is not embedded (and only units sharing a word are ranked)."""
         query_lemmas = terms(text)
 
         def allowed(chunk_id: str) -> bool:
@@ -172,7 +174,7 @@ class Retriever:
         scores = self.lexical.scores(query_lemmas, ignore=ignore).tolist()
         lexical = {i: v for i, v in zip(self.order, scores, strict=True) if allowed(i)}
         dense: dict[str, float] = {}
-        if mode == "hybrid" and self._decisive(lexical, query_lemmas, ignore):
+        if cascade and mode == "hybrid" and self._decisive(lexical, query_lemmas, ignore):
             mode = "lexical"  # the words settle it: the query embedding (most of an answer's time) is skipped
         if mode != "lexical":
             vector = self.embedder.embed_queries([dense_query(text, query_lemmas)])[0]

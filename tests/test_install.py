@@ -6,6 +6,7 @@ are in the README. These check what those runs rely on.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,16 @@ def _plan(target: str, tmp_path: Path) -> list[str]:
     checkout.mkdir()
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy(ROOT / name, checkout / name)
-    done = subprocess.run(["make", "-n", target], cwd=checkout, capture_output=True, text=True, check=True)
+    # Run as a top-level make even inside `make test`: no inherited flags, no "Entering directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", target],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     return done.stdout.splitlines()
 
 
