@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from assistant.glossary import Glossary, Topic
-from assistant.normalize import arabic_numerals, fold, is_kana_only, nfkc
+from assistant.normalize import arabic_numerals, fold, nfkc
 from assistant.tokenize import lemmas
 
 Language = Literal["ja", "en"]
@@ -256,10 +256,6 @@ def _partner(text: str, partners: tuple[tuple[str, tuple[str, ...]], ...]) -> st
     """The agreement whose partner the question names; the longest name found wins (大川内市 over 大川)."""
     found = [(len(word), slug) for slug, words in partners for word in words if word in text]
     return max(found)[1] if found else ""
-
-
-def kana_only(query: Query) -> bool:
-    return is_kana_only(query.text)
 
 
 def _first_int(match: re.Match[str] | None) -> int | None:
