@@ -38,6 +38,15 @@ class Run:
     seconds: float
 
 
+def one_line_error(result: Run) -> str:
+    """A command that failed the way a user should see it: exit 1, one `error: …` line, no traceback."""
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))

@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from reliability_support import AppServer, Run, app_server, cli_env, copy_index, run
+from reliability_support import AppServer, app_server, cli_env, copy_index, one_line_error, run
 
 from assistant.api import Gate, Overloaded
 from assistant.feedback import read_records
@@ -23,14 +23,6 @@ from assistant.settings import Settings
 
 BUS = "バスのことはどっちの市？"
 ADMIN, STAFF = ("kanri", "Adm1n-pass-x7"), ("madoguchi", "St4ff-pass-q2")
-
-
-def one_line_error(result: Run) -> str:
-    assert result.returncode == 1, result.stdout
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

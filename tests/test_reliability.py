@@ -29,12 +29,12 @@ from reliability_support import (
     VARIANT_SLUG,
     AppServer,
     AskProcess,
-    Run,
     app_server,
     cli_env,
     copy_index,
     index_version,
     ingest,
+    one_line_error,
     run,
     start,
     stop,
@@ -48,14 +48,6 @@ from assistant.settings import Settings, load_settings
 REBUILD = "assistant ingest --rebuild"
 CLIENTS = 20
 REQUESTS = 200
-
-
-def one_line_error(result: Run) -> str:
-    assert result.returncode == 1, result.stdout
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    return lines[0]
 
 
 # --- re-ingest while serving -----------------------------------------------------------------------
