@@ -31,7 +31,10 @@ def agreement_chunks(agreement: Agreement, *, several: bool = False) -> list[Chu
             kind=kind,
             label=f"{prefix}{label}",
             text=text,
-            embed_text=f"{agreement.title}\n{label}\n{with_city_names(embed, agreement)}",
+            # 甲/乙 stay marks here, not city names: then a row or article reads the same in every partner's
+            # agreement made from one template, and its vector (keyed by embed text) is computed once for all of
+            # them. Which partner a question means is decided by the planner, never by the vector.
+            embed_text=f"{agreement.title}\n{label}\n{embed}",
             # A unit's label (an article's heading, a row's opening words) counts twice, as a title field does in
             # BM25F: 第1条（目的） is about 目的 more than 第2条, which mentions it. A 別表 heading is found by its
             # own words only; its rows' words stay theirs, so BM25 still tells rows apart.
@@ -167,11 +170,6 @@ def row_text(row: AnnexRow, agreement: Agreement) -> str:
 
 def row_embed_text(row: AnnexRow) -> str:
     return f"{section_path_text(row)}\n取組の内容：{row.content}\n甲の役割：{row.role_kou}\n乙の役割：{row.role_otsu}"
-
-
-def with_city_names(text: str, agreement: Agreement) -> str:
-    """甲/乙 → 久留米市（甲）/小郡市（乙), so every chunk reads on its own."""
-    return annotate(text, tuple((p.mark, p.name) for p in agreement.preamble.parties))
 
 
 def annotate(text: str, parties: tuple[tuple[str, str], ...]) -> str:

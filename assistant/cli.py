@@ -105,6 +105,7 @@ class Progress:
             self._bar = tqdm(total=total, desc="embedding", unit="unit", file=sys.stderr, disable=None, leave=False)
         self._bar.update(done - self._bar.n)
         if done >= total:
+            self._bar.refresh()  # the last update may fall inside tqdm's redraw interval: show the end state
             self._bar.close()
             self._bar = None
 

@@ -44,10 +44,12 @@ def english_glosses(terms: Collection[str], path: Path | None = None) -> dict[st
 
 
 # Senses are numbered within each entry by their order (the ID sequence), glosses kept only in English.
+# `+g.lang` keeps SQLite off the index on lang (nearly every gloss is English, so it meant a scan of them all,
+# 0.4 s a query); then it looks terms up by their own index (2 ms).
 _QUERY = """
 select h.text, (select count(*) from Sense p where p.idseq = s.idseq and p.ID < s.ID), g.text
 from {table} h join Sense s on s.idseq = h.idseq join SenseGloss g on g.sid = s.ID
-where h.text in ({marks}) and g.lang = 'eng'
+where h.text in ({marks}) and +g.lang = 'eng'
 """
 
 

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from assistant.glossary import Glossary, Topic
@@ -168,6 +169,9 @@ def detect_language(text: str) -> Language:
     return "en" if latin > 3 * japanese else "ja"
 
 
+PARTNER_MARK = ""
+
+
 def _no_words(text: str) -> list[str]:
     return []
 
@@ -181,6 +185,17 @@ class Lexicon:
     read: Callable[[str], list[str]] = _no_words  # kana → the corpus words it reads as
     expand: Callable[[str], list[str]] = _no_words  # question words → the agreement's terms (synonym dictionary)
     partners: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (agreement slug, words naming its partner)
+
+    @cached_property
+    def partner_names(self) -> re.Pattern[str] | None:
+        """Any word naming a partner city (乙), longest first: see `neutral`."""
+        words = sorted(self.aliases.get("乙", ()), key=len, reverse=True)
+        return re.compile("|".join(map(re.escape, words)), re.IGNORECASE) if words else None
+
+    def neutral(self, text: str) -> str:
+        """The partner's name → 乙, as the indexed texts have it: which partner a question names decides its
+        scope (the planner's), never its ranking, so 「東川市との協約の目的は？」 ranks as 「小郡市との…」 does."""
+        return self.partner_names.sub(PARTNER_MARK, text) if self.partner_names else text
 
 
 def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
@@ -199,7 +214,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     return Query(
         raw=raw,
         text=text,
-        search_text=" ".join([numeric, *extra]),
+        search_text=lexicon.neutral(" ".join([numeric, *extra])),
         language=language,
         truncated=truncated,
         article=_first_int(_ARTICLE.search(numeric)),
