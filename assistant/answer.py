@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -95,12 +96,17 @@ class TemplateAnswerer:
         """Two rows side by side: each one's activity and both roles, verbatim."""
         first, second = plan.chunks[:2]
         lead = (
-            f"The agreement sets these two activities apart as follows ({first.label} / {second.label}):"
+            f"The agreement's own words for each, side by side ({first.label} / {second.label}):"
             if english
             else f"{first.label} と {second.label} を比べると、次のとおりです。"
         )
-        listing = self._listing(replace(plan, detail=lead), english)
-        return listing
+        if first.kind != "annex_row" or second.kind != "annex_row":  # two articles: each one's own words
+            bodies = [(c, annotate(c.text, plan.parties)) for c in (first, second)]
+            return Draft(
+                "\n".join([lead, *(f"・{c.label}: 「{body}」" for c, body in bodies)]),
+                tuple((c.id, body) for c, body in bodies),
+            )
+        return self._listing(replace(plan, detail=lead), english)
 
     def _nearest(self, plan: Plan, english: bool) -> Draft:
         """Not settled by the agreement, said first; the related units follow, labelled as related only."""
@@ -186,6 +192,16 @@ class TemplateAnswerer:
             else f"協約書は、前文、{len(articles)}か条の本文、末文、別表（{len(rows)}の取組）で構成されています。"
         )
         lines, quotes = [lead], []
+        if (
+            articles and plan.query.count and re.search(r"条|article", plan.query.text, re.IGNORECASE)
+        ):  # 「第何条まで？」: the last article answers
+            last = articles[-1]
+            lines[0] = (
+                f"The body runs from Article 1 to {last.label} ({len(articles)} articles). {lead}"
+                if english
+                else f"本文は第1条から{last.label}までの{len(articles)}か条です。{lead}"
+            )
+            quotes.append((last.id, annotate(last.text.split("、", 1)[0], plan.parties)))
         for chunk in articles:
             opening = annotate(chunk.text.split("、", 1)[0], plan.parties)
             lines.append(f"・{chunk.label}「{opening}、…」")

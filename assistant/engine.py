@@ -259,7 +259,7 @@ def _scope(query: Query, state: State) -> Scope | None:
 
 def _has_topic(query: Query, state: State) -> bool:
     """Whether a question names something of its own (a structure, or a word the agreement covers)."""
-    if query.article or query.section or query.closing or query.expansions:
+    if query.article or query.section or query.closing or query.provision or query.expansions:
         return True
     content = set(terms(query.search_text)) - GENERIC_TERMS
     meaningful = {t for t in content if not t.isdigit() and (len(t) > 1 or not t.isascii())}

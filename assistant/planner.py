@@ -81,6 +81,8 @@ class Planner:
         if self.routes and query.which_article:  # 「どこに書かれて」: the articles, or the 別表 when it is named
             in_annex = "別表" in query.text and not re.search(r"何条|条文|article", query.text)
             kinds = ("annex_row", "section") if in_annex else ("article", "item")
+            if not in_annex and (governing := self._governing_article(query)):
+                return Plan("article", query, (governing,), parties), [Scored(governing, 1.0, 0.0, 0.0)]
         ranked = self.search(query, k=8, kinds=kinds)
         unsettled = bool(query.asks_for) and bool(ranked) and not _holds(ranked[0].chunk, query.asks_for)
         if self.routes and not unsettled and (shaped := self._shaped(query, parties, ranked)):
@@ -92,9 +94,16 @@ class Planner:
     def _route(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan | None:
         if query.item and "別表" in query.text and (section := self._section_of_item(query)):
             return self._section_listing(query, parties, section)
+        if query.comparison and len(query.articles) >= 2:
+            pair = [self.scope.unit(f"art-{n}") for n in query.articles[:2]]
+            if all(pair):
+                return Plan("comparison", query, tuple(c for c in pair if c), parties)
         if query.article is not None or (query.item and "基本方針" in query.search_text):
             return self._article_plan(query, parties)
-        if (query.count and not query.listing) or (query.overview and not query.expansions):
+        if query.count and (article := self._named_article(query)):  # 「基本方針はいくつ？」: the article lists them
+            return Plan("article", query, (article,), parties)
+        counts_articles = query.count and re.search(r"何条|何か条|articles", query.text, re.IGNORECASE)
+        if counts_articles or (query.count and not query.listing) or (query.overview and not query.expansions):
             return Plan("outline", query, tuple(self.scope.of_kind("article", "annex_row")), parties)
         if (
             query.section
@@ -114,6 +123,25 @@ class Planner:
             return Plan("legal", query, (self.scope.units["preamble"],), parties)
         if query.closing or (query.year and not query.article):
             return Plan("closing", query, (self.scope.units["closing"],), parties)
+        return None
+
+    def _governing_article(self, query: Query) -> Chunk | None:
+        """Which article governs the 別表 or one of its activities: the one article that refers to the 別表
+        (「別表は何条の表？」, 「子育て支援は何条に基づく？」 → 第3条 in this form)."""
+        refers = [a for a in self.scope.of_kind("article") if "別表" in a.text]
+        if len(refers) != 1:
+            return None
+        if "別表" in query.text:
+            return refers[0]
+        ranked = self.search(query, k=1, kinds=("annex_row", "article", "item"), lexical_only=True)
+        return refers[0] if ranked and ranked[0].chunk.kind == "annex_row" and ranked[0].lexical > 0 else None
+
+    def _named_article(self, query: Query) -> Chunk | None:
+        """The article whose heading the question uses (第2条（基本方針） for 「基本方針は…」)."""
+        for article in self.scope.of_kind("article"):
+            heading = re.search(r"（(.+)）", article.label)
+            if heading and heading.group(1) in query.text:
+                return article
         return None
 
     def _section_of_item(self, query: Query) -> Chunk | None:
@@ -177,7 +205,8 @@ class Planner:
             picked = {s.chunk.id for s in ranked if s.chunk.kind == "annex_row" and top and s.lexical >= top * 0.6}
             if len(picked) > 1:  # listed in the agreement's order, as a reader finds them in the table
                 rows = tuple(c for c in self.scope.of_kind("annex_row") if c.id in picked)
-                return Plan("listing", query, rows, (), detail="関係する取組（別表）:")
+                shown = parties if query.parties else ()  # 「久留米市が…する取組」: with the roles that say so
+                return Plan("listing", query, rows, shown, detail="関係する取組（別表）:")
         return None
 
     def _matching_section(self, ranked: list[Scored]) -> Chunk | None:

@@ -43,7 +43,7 @@ _ITEM = re.compile(r"(?:第\s*(\d+)\s*号|(\d+)\s*号|item\s*(\d+)|(\d+)\s*つ�
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth)\b", re.IGNORECASE)
 _SECTION = re.compile(r"別表\s*[（(]\s*(\d)\s*[)）]\s*([①②③]|[（(]?[1-3][)）]?(?=の|は|に|で))?")
 _DEFINITION = re.compile(
-    r"(?:甲|乙|甲と乙|甲乙)\s*(?:って|とは|は)\s*(?:誰|だれ|どこ|なに|何)(?:の|[?？]|$|市|を指|ですか)"
+    r"(?:甲|乙|甲と乙|甲乙)\s*(?:って|とは|は)[^、。?？]{0,5}?(?:誰|だれ|どこ|どの|なに|何)(?:の|[?？]|$|市|を指|ですか)"
     r"|当事者|who is referred to as|party a|party b|who are the parties|甲と乙の違い|甲乙の違い"
 )
 _NAME = re.compile(r"正式な名前|正式名称|名称|題名|タイトル|official name|title of")
@@ -85,10 +85,14 @@ _PROVISIONS = {
     ),
 }
 _YEAR = re.compile(r"(?:(令和|平成|昭和)\s*(\d+)|(?<!\d)((?:19|20)\d\d))\s*年?")
+_QUOTED_MARK = re.compile(r"[「『\"]([甲乙])[」』\"]")
 _MARK_ONLY = re.compile(r"(?<![一-龥])[甲乙](?![一-龥])")
 _SAME = re.compile(r"同じ|同一|same")
 _DIFFERENT = re.compile(r"違う|異なる|差|different")
-_FOLLOWUP = re.compile(r"^(じゃあ|では|それ|その|そっち|あと|and\b|what about)|のほうは|の方は")
+# Words that point back at the last answer: a follow-up marker, or a request to repeat part of it.
+_FOLLOWUP = re.compile(
+    r"^(じゃあ|では|それ|その|そっち|あと|and\b|what about)|のほうは|の方は|もう一度|もう1度|再度|\bagain\b"
+)
 # "What have the cities agreed to do?": the agreement as a whole, answered by its outline.
 _OVERVIEW = re.compile(
     r"(?:両市|二つの市|2つの市|協約)(?:は|で|って)?(?:何を|なにを|どんなこと)|what (?:do|does|did|will) (?:the|both) "
@@ -125,6 +129,7 @@ class Query:
     language: Language
     truncated: bool = False
     article: int | None = None
+    articles: tuple[int, ...] = ()  # every article the question names, in order (第4条と第5条の違い)
     item: int | None = None
     section: str | None = None  # "3-2" for 別表(3)②
     parties: tuple[str, ...] = ()  # marks asked about, in the order asked ("乙",)
@@ -189,7 +194,7 @@ class Lexicon:
     @cached_property
     def partner_names(self) -> re.Pattern[str] | None:
         """Any word naming a partner city (乙), longest first: see `neutral`."""
-        words = sorted(self.aliases.get("乙", ()), key=len, reverse=True)
+        words = sorted(set(self.aliases.get("乙", ())) - {"乙"}, key=len, reverse=True)
         return re.compile("|".join(map(re.escape, words)), re.IGNORECASE) if words else None
 
     def neutral(self, text: str) -> str:
@@ -208,7 +213,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     folded = _KANA_ARTICLE.sub(lambda m: f"第{_KANA_DIGITS[m.group(1)]}条", folded)
     if read := lexicon.read(folded):  # こそだてしえん, ﾋｯｺｼ → also the words they spell (子育て 支援, 引っ越し)
         folded = " ".join([folded, *read])
-    numeric = arabic_numerals(folded)
+    numeric = _QUOTED_MARK.sub(r"\1", arabic_numerals(folded))  # 「甲」と「乙」は… asks what 甲 and 乙 are
     language = detect_language(text)
     extra = glossary.expand(numeric) + lexicon.expand(numeric)
     return Query(
@@ -218,6 +223,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         language=language,
         truncated=truncated,
         article=_first_int(_ARTICLE.search(numeric)),
+        articles=tuple(dict.fromkeys(int(next(g for g in m.groups() if g)) for m in _ARTICLE.finditer(numeric))),
         item=_item(numeric),
         section=_section(numeric),
         parties=_parties(numeric, aliases),

@@ -104,6 +104,31 @@ def test_comparing_two_rows_quotes_both(engine):
     assert set(cited(answer)[:2]) == {"annex-3-2-2", "annex-3-3-1"}
 
 
+def test_comparing_two_articles_quotes_both(engine):
+    answer = engine.ask("会議の条と協議の条、第4条と第5条はどう違う？")
+    assert cited(answer) == ["art-4", "art-5"] and "推進協議会を開催" in answer.text and "定めのない事項" in answer.text
+
+
+def test_how_many_articles_names_the_last_one_first(engine):
+    answer = engine.ask("本文って何条まであるの？")
+    assert cited(answer)[0] == "art-5" and answer.text.startswith("本文は第1条から第5条（協議）までの5か条です。")
+
+
+def test_how_many_of_what_an_article_lists_answers_with_that_article(engine):
+    answer = engine.ask("基本方針は全部でいくつ？")
+    assert cited(answer) == ["art-2"] and "（3）圏域全体の生活関連機能サービスの向上" in answer.text
+
+
+def test_which_article_an_activity_rests_on_is_the_article_that_refers_to_the_annex(engine):
+    assert cited(engine.ask("バスの利用促進の取組は第何条が根拠？"))[0] == "art-3"
+    assert cited(engine.ask("別表はどの条文に関係している？"))[0] == "art-3"
+
+
+def test_marks_in_quotes_ask_who_the_parties_are(engine):
+    answer = engine.ask("「甲」と「乙」ってどこのことですか")
+    assert cited(answer) == ["preamble"] and "久留米市" in answer.text and "小郡市" in answer.text
+
+
 def test_a_missing_article_is_corrected_first_with_the_article_the_topic_is_in(engine):
     answer = engine.ask("第8条の推進協議会について教えて")
     assert answer.text.startswith("協約書に第8条はありません")
