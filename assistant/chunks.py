@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from assistant.errors import CorpusError
 from assistant.tokenize import terms
-from assistant.types import Agreement, AnnexRow, AnnexSection, Article, Chunk, ChunkKind, Item
+from assistant.types import Agreement, AnnexRow, AnnexSection, Article, Chunk, ChunkKind, Facet, Item
 
 _CLAUSE_END = re.compile(r"[、。]")
 _TITLE_MIN, _TITLE_MAX = 12, 24
@@ -184,6 +184,22 @@ def row_cells(chunk: Chunk) -> dict[str, str]:
     """The three cells of an annex row chunk (取組の内容, 甲's role, 乙's role), read back from its text."""
     content, kou, otsu = (line.split("：", 1)[1] for line in chunk.text.split("\n")[:3])
     return {"content": content, "甲": kou, "乙": otsu}
+
+
+# Japanese clause boundaries in an activity's wording: punctuation and the connectives this form uses to
+# join clauses. A sentence splitter library would cut only at 。, which leaves most rows whole.
+_CLAUSE = re.compile(r"[、。]|とともに|により|ことで")
+_FACET_MIN = 4  # shorter pieces (「等」, 「など」) mean nothing on their own
+
+
+def row_facets(chunk: Chunk) -> list[Facet]:
+    """The facets of an annex row chunk (none for other kinds), in order, without repeats."""
+    if chunk.kind != "annex_row":
+        return []
+    cells = row_cells(chunk)
+    clauses = [part for part in _CLAUSE.split(cells["content"]) if len(part) >= _FACET_MIN]
+    texts = dict.fromkeys([*clauses, cells["甲"], cells["乙"]])
+    return [Facet(f"{chunk.id}#{n}", chunk.id, text) for n, text in enumerate(texts, 1)]
 
 
 def _metadata(agreement: Agreement, local_id: str, **extra: str | int) -> dict[str, str | int]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from assistant.errors import AssistantError, IndexMismatchError, IndexMissingError
 from assistant.settings import Settings
-from assistant.types import Chunk
+from assistant.types import Chunk, Facet
 
 _BATCH = 500  # records per Chroma write: at 2,300 units, batches of 500 write about twice as fast as 64
 _REBUILD_HINT = "run `assistant ingest --rebuild` (or `python ingest.py --rebuild`)"
@@ -131,9 +131,8 @@ def read_active(settings: Settings) -> Active:
         records = collection.get(include=["documents", "metadatas"])
     except Exception as error:
         raise _unreadable(settings, error) from None
-    triples = zip(records["ids"], records["documents"], records["metadatas"], strict=True)
     synonyms = str((collection.metadata or {}).get("synonyms", ""))
-    return Active(info, {i: chunk_from_record(i, d, m) for i, d, m in triples}, synonyms)
+    return Active(info, {c.id: c for c in units_of(records)}, synonyms)
 
 
 def _points_nowhere(client: Any, settings: Settings) -> bool:
@@ -195,8 +194,10 @@ def build(
     *,
     rebuild: bool = False,
     synonyms: str = "",
+    facets: tuple[Sequence[Facet], np.ndarray] = ((), np.zeros((0, 0))),
 ) -> IndexInfo:
-    """Write `chunks` with their `vectors` into a new collection and make it the active one; on failure nothing changes."""
+    """Write `chunks` with their `vectors` (and the annex rows' facets with theirs) into a new collection and
+    make it the active one; on failure nothing changes."""
     if rebuild:
         clear(settings)
     client = _open_store(settings)
@@ -209,16 +210,19 @@ def build(
         configuration={"hnsw": {"space": "cosine"}},
     )
     try:
-        for start in range(0, len(chunks), _BATCH):
-            batch = chunks[start : start + _BATCH]
+        records = [(c.id, c.embed_text, chunk_to_metadata(c)) for c in chunks]
+        records += [(f.id, f.text, facet_metadata(f)) for f in facets[0]]
+        every = np.vstack([vectors, facets[1]]) if len(facets[0]) else vectors
+        for start in range(0, len(records), _BATCH):
+            batch = records[start : start + _BATCH]
             collection.add(
-                ids=[c.id for c in batch],
-                embeddings=vectors[start : start + _BATCH],
-                documents=[c.embed_text for c in batch],
-                metadatas=[chunk_to_metadata(c) for c in batch],
+                ids=[i for i, _, _ in batch],
+                embeddings=every[start : start + _BATCH],
+                documents=[d for _, d, _ in batch],
+                metadatas=[m for _, _, m in batch],
             )
-        if collection.count() != len(chunks):
-            raise AssistantError(f"index build wrote {collection.count()} of {len(chunks)} chunks")
+        if collection.count() != len(records):
+            raise AssistantError(f"index build wrote {collection.count()} of {len(records)} records")
     except BaseException:
         client.delete_collection(name)
         raise
@@ -279,6 +283,19 @@ def chunk_to_metadata(chunk: Chunk) -> dict[str, str | int]:
     }
 
 
+FACET = "facet"  # the kind of a facet record: a part of an annex row, not a unit (see chunks.Facet)
+
+
+def facet_metadata(facet: Facet) -> dict[str, str | int]:
+    return {"kind": FACET, "parent": facet.parent, "agreement": facet.parent.split("/", 1)[0]}
+
+
+def units_of(records: dict[str, Any]) -> list[Chunk]:
+    """The units among a collection's records (its facets left out)."""
+    triples = zip(records["ids"], records["documents"], records["metadatas"], strict=True)
+    return [chunk_from_record(i, d, m) for i, d, m in triples if m.get("kind") != FACET]
+
+
 def chunk_from_record(chunk_id: str, document: str, metadata: dict[str, Any]) -> Chunk:
     meta = dict(metadata)
     kind, label, text, tokens = (meta.pop(k) for k in ("kind", "label", "text", "tokens"))
@@ -302,6 +319,7 @@ class IndexReader:
     chunks: list[Chunk]
     _client: Any
     _collection: Any
+    _records: int  # units and facets: how many a dense search can return
     _checked_at: float = 0.0
 
     @property
@@ -310,11 +328,12 @@ class IndexReader:
         return str((self._collection.metadata or {}).get("synonyms", ""))
 
     def dense(self, vector: np.ndarray, *, k: int, where: dict[str, str] | None = None) -> list[tuple[str, float]]:
-        """Nearest units by cosine; `where` filters on metadata (one agreement, one kind)."""
+        """Nearest records by cosine, units and facets (ids `unit#n`); `where` filters on metadata (one
+        agreement, one kind)."""
         try:
             result = self._collection.query(
                 query_embeddings=[vector.tolist()],
-                n_results=min(k, len(self.chunks)),
+                n_results=min(k, self._records),
                 include=["distances"],
                 where=where,
             )
@@ -348,14 +367,11 @@ def open_index(settings: Settings, embedder: str) -> IndexReader:
     try:
         collection = client.get_collection(info.collection, embedding_function=None)
         records = collection.get(include=["documents", "metadatas"])
-        chunks = [
-            chunk_from_record(i, d, m)
-            for i, d, m in zip(records["ids"], records["documents"], records["metadatas"], strict=True)
-        ]
+        chunks, size = units_of(records), len(records["ids"])
     except Exception as error:
         raise _unreadable(settings, error) from None
     chunks.sort(key=lambda c: (c.metadata.get("agreement", ""), int(c.metadata.get("order", 0))))
-    return IndexReader(settings, info, chunks, client, collection, time.monotonic())
+    return IndexReader(settings, info, chunks, client, collection, size, time.monotonic())
 
 
 def _where(settings: Settings) -> str:

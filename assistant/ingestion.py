@@ -15,13 +15,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from assistant.chunks import build_chunks
+from assistant.chunks import build_chunks, row_facets
 from assistant.embed import check_embedder, embed_passages_for_ingest, embedder_id
 from assistant.index import NO_INDEX, Active, IndexInfo, build, check_store, read_active, reusable_vectors
 from assistant.parse import parse_corpus
 from assistant.settings import Settings
 from assistant.synonyms import corpus_synonyms
-from assistant.types import Chunk
+from assistant.types import Chunk, Facet
 
 Progress = Callable[[int, int], None]
 
@@ -33,7 +33,7 @@ class Changes:
     added: int
     changed: int  # same id, other content (see diff) or another embedder
     removed: int
-    embedded: int  # vectors computed; every other unit reused the serving index's vector
+    embedded: int  # texts embedded (units and row facets); every other one reused a stored vector
     embed_seconds: float
     workers: int
 
@@ -95,8 +95,11 @@ def ingest(settings: Settings, *, rebuild: bool = False, progress: Progress = la
     same = active.info is not None and active.info.embedder == embedder and active.synonyms == synonyms
     if same and active.chunks == {c.id: c for c in chunks}:
         return IngestReport(active.info, len(agreements), by_kind, time.perf_counter() - started, changes, kept=True)
-    vectors, changes = vectors_for(settings, chunks, active, changes, progress)
-    info = build(settings, chunks, vectors, embedder, rebuild=rebuild, synonyms=synonyms)
+    facets = [facet for chunk in chunks for facet in row_facets(chunk)]
+    vectors, facet_vectors, changes = vectors_for(settings, chunks, facets, active, changes, progress)
+    info = build(
+        settings, chunks, vectors, embedder, rebuild=rebuild, synonyms=synonyms, facets=(facets, facet_vectors)
+    )
     return IngestReport(info, len(agreements), by_kind, time.perf_counter() - started, changes)
 
 
@@ -119,15 +122,23 @@ def _content(chunk: Chunk) -> Chunk:
 
 
 def vectors_for(
-    settings: Settings, chunks: Sequence[Chunk], active: Active, changes: Changes, progress: Progress
-) -> tuple[np.ndarray, Changes]:
-    """Every unit's vector, in order: the serving index's where the embed text is unchanged, else computed."""
+    settings: Settings,
+    chunks: Sequence[Chunk],
+    facets: Sequence[Facet],
+    active: Active,
+    changes: Changes,
+    progress: Progress,
+) -> tuple[np.ndarray, np.ndarray, Changes]:
+    """Every unit's and facet's vector, in order: the serving index's where the text is unchanged, else
+    computed. A text is embedded once however many units or agreements share it."""
     reusable = reusable_vectors(settings, active, embedder_id(settings))
-    missing = list(dict.fromkeys(c.embed_text for c in chunks if c.embed_text not in reusable))
+    texts = [c.embed_text for c in chunks] + [f.text for f in facets]
+    missing = [t for t in dict.fromkeys(texts) if t not in reusable]
     started = time.perf_counter()
     fresh, workers = embed_passages_for_ingest(settings, missing, progress=progress)
     seconds = time.perf_counter() - started if missing else 0.0
     known = {**reusable, **dict(zip(missing, fresh, strict=True))}
     vectors = np.vstack([known[c.embed_text] for c in chunks])
+    facet_vectors = np.vstack([known[f.text] for f in facets]) if facets else np.zeros((0, vectors.shape[1]))
     done = Changes(changes.added, changes.changed, changes.removed, len(missing), seconds, workers if missing else 0)
-    return vectors, done
+    return vectors, facet_vectors, done

@@ -246,7 +246,9 @@ class Planner:
             verdict = "nearest" if query.words else "refuse"
         if verdict == "refuse" or (topic and verdict == "nearest"):
             return Plan("refusal", query, parties=parties, detail=ask)
-        unsettled = bool(query.asks_for) and not _holds(top.chunk, query.asks_for)
+        # A fact asked for (a date, an amount) is answered from a unit that holds one and shares a word with the
+        # question: the closing block's date is no answer to 「まつりは何日？」 on meaning alone.
+        unsettled = bool(query.asks_for) and (not _holds(top.chunk, query.asks_for) or top.lexical <= 0)
         if verdict == "nearest" or unsettled or topic:
             related = tuple(s.chunk for s in ranked[:3] if s is top or s.lexical > 0 or s.dense >= top.dense - 0.02)
             return Plan("nearest", query, related, parties, detail=ask)

