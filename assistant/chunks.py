@@ -192,14 +192,22 @@ _CLAUSE = re.compile(r"[、。]|とともに|により|ことで")
 _FACET_MIN = 4  # shorter pieces (「等」, 「など」) mean nothing on their own
 
 
-def row_facets(chunk: Chunk) -> list[Facet]:
-    """The facets of an annex row chunk (none for other kinds), in order, without repeats."""
+def row_facets(chunk: Chunk) -> list[str]:
+    """The facet texts of an annex row chunk (none for other kinds), in order, without repeats."""
     if chunk.kind != "annex_row":
         return []
     cells = row_cells(chunk)
     clauses = [part for part in _CLAUSE.split(cells["content"]) if len(part) >= _FACET_MIN]
-    texts = dict.fromkeys([*clauses, cells["甲"], cells["乙"]])
-    return [Facet(f"{chunk.id}#{n}", chunk.id, text) for n, text in enumerate(texts, 1)]
+    return list(dict.fromkeys([*clauses, cells["甲"], cells["乙"]]))
+
+
+def facets_of(chunks: Sequence[Chunk]) -> list[Facet]:
+    """Every distinct facet text of the corpus with the rows that have it."""
+    rows: dict[str, list[str]] = {}
+    for chunk in chunks:
+        for text in row_facets(chunk):
+            rows.setdefault(text, []).append(chunk.id)
+    return [Facet(text, tuple(ids)) for text, ids in rows.items()]
 
 
 def _metadata(agreement: Agreement, local_id: str, **extra: str | int) -> dict[str, str | int]:

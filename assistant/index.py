@@ -13,7 +13,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -107,6 +107,7 @@ class Active:
     info: IndexInfo | None
     chunks: dict[str, Chunk]  # by id
     synonyms: str = ""  # the synonym map stored with the serving generation
+    facets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet record id → its rows
 
 
 NO_INDEX = Active(None, {})
@@ -132,7 +133,7 @@ def read_active(settings: Settings) -> Active:
     except Exception as error:
         raise _unreadable(settings, error) from None
     synonyms = str((collection.metadata or {}).get("synonyms", ""))
-    return Active(info, {c.id: c for c in units_of(records)}, synonyms)
+    return Active(info, {c.id: c for c in units_of(records)}, synonyms, facet_rows(records))
 
 
 def _points_nowhere(client: Any, settings: Settings) -> bool:
@@ -287,7 +288,18 @@ FACET = "facet"  # the kind of a facet record: a part of an annex row, not a uni
 
 
 def facet_metadata(facet: Facet) -> dict[str, str | int]:
-    return {"kind": FACET, "parent": facet.parent, "agreement": facet.parent.split("/", 1)[0]}
+    return {"kind": FACET, "rows": json.dumps(facet.rows, ensure_ascii=False)}
+
+
+def facet_rows(records: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Facet record id → the rows that have it."""
+    pairs = zip(records["ids"], records["metadatas"], strict=True)
+    return {i: tuple(json.loads(str(m.get("rows", "[]")))) for i, m in pairs if m.get("kind") == FACET}
+
+
+def scoped(agreement: str) -> dict[str, Any] | None:
+    """The dense-search filter for one agreement's units ("" for all): facets are shared, so always in."""
+    return {"$or": [{"agreement": agreement}, {"kind": FACET}]} if agreement else None
 
 
 def units_of(records: dict[str, Any]) -> list[Chunk]:
@@ -320,6 +332,7 @@ class IndexReader:
     _client: Any
     _collection: Any
     _records: int  # units and facets: how many a dense search can return
+    facets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet record id → its rows
     _checked_at: float = 0.0
 
     @property
@@ -327,9 +340,9 @@ class IndexReader:
         """The synonym map ingest built for this corpus (JSON), "" for an index built without one."""
         return str((self._collection.metadata or {}).get("synonyms", ""))
 
-    def dense(self, vector: np.ndarray, *, k: int, where: dict[str, str] | None = None) -> list[tuple[str, float]]:
-        """Nearest records by cosine, units and facets (ids `unit#n`); `where` filters on metadata (one
-        agreement, one kind)."""
+    def dense(self, vector: np.ndarray, *, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """Nearest records by cosine, units and facets (see `facets`); `where` filters on metadata (one
+        agreement: `scoped`, one kind)."""
         try:
             result = self._collection.query(
                 query_embeddings=[vector.tolist()],
@@ -367,11 +380,11 @@ def open_index(settings: Settings, embedder: str) -> IndexReader:
     try:
         collection = client.get_collection(info.collection, embedding_function=None)
         records = collection.get(include=["documents", "metadatas"])
-        chunks, size = units_of(records), len(records["ids"])
+        chunks, facets, size = units_of(records), facet_rows(records), len(records["ids"])
     except Exception as error:
         raise _unreadable(settings, error) from None
     chunks.sort(key=lambda c: (c.metadata.get("agreement", ""), int(c.metadata.get("order", 0))))
-    return IndexReader(settings, info, chunks, client, collection, size, time.monotonic())
+    return IndexReader(settings, info, chunks, client, collection, size, facets, time.monotonic())
 
 
 def _where(settings: Settings) -> str:

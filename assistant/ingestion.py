@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from assistant.chunks import build_chunks, row_facets
+from assistant.chunks import build_chunks, facets_of
 from assistant.embed import check_embedder, embed_passages_for_ingest, embedder_id
 from assistant.index import NO_INDEX, Active, IndexInfo, build, check_store, read_active, reusable_vectors
 from assistant.parse import parse_corpus
@@ -92,10 +92,10 @@ def ingest(settings: Settings, *, rebuild: bool = False, progress: Progress = la
     by_kind = dict(Counter(chunk.kind for chunk in chunks))
     changes = diff(active, chunks, embedder)
     synonyms = corpus_synonyms([chunk.tokens for chunk in chunks]).to_json()
+    facets = facets_of(chunks)
     same = active.info is not None and active.info.embedder == embedder and active.synonyms == synonyms
-    if same and active.chunks == {c.id: c for c in chunks}:
+    if same and active.chunks == {c.id: c for c in chunks} and active.facets == {f.id: f.rows for f in facets}:
         return IngestReport(active.info, len(agreements), by_kind, time.perf_counter() - started, changes, kept=True)
-    facets = [facet for chunk in chunks for facet in row_facets(chunk)]
     vectors, facet_vectors, changes = vectors_for(settings, chunks, facets, active, changes, progress)
     info = build(
         settings, chunks, vectors, embedder, rebuild=rebuild, synonyms=synonyms, facets=(facets, facet_vectors)

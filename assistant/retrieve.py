@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import bm25s
 import numpy as np
 
 from assistant.embed import Embedder
-from assistant.index import IndexReader
+from assistant.index import IndexReader, scoped
 from assistant.normalize import fold
 from assistant.tokenize import terms
 from assistant.types import Chunk
@@ -130,16 +130,15 @@ def rrf(
 
 class Retriever:
     def _dense(
-        self, vector: np.ndarray, where: dict[str, str] | None, allowed: Callable[[str], bool]
+        self, vector: np.ndarray, where: dict[str, Any] | None, allowed: Callable[[str], bool]
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Each allowed unit's cosine (what the calibrated thresholds read), and the score the dense ranking
         uses: for an annex row, its own cosine blended with its best facet's (see chunks.row_facets)."""
         found = self.index.dense(vector, k=_DENSE_DEPTH, where=where)
         best_facet: dict[str, float] = {}
         for record, similarity in found:
-            unit, _, facet = record.partition("#")
-            if facet:
-                best_facet[unit] = max(best_facet.get(unit, -1.0), similarity)
+            for row in self.index.facets.get(record, ()):
+                best_facet[row] = max(best_facet.get(row, -1.0), similarity)
         dense = {i: v for i, v in found if i in self.chunks and allowed(i)}
         return dense, {i: (1 - _FACET) * v + _FACET * best_facet[i] if i in best_facet else v for i, v in dense.items()}
 
@@ -199,7 +198,7 @@ class Retriever:
             mode = "lexical"  # the words settle it: the query embedding (most of an answer's time) is skipped
         if mode != "lexical":
             vector = self.embedder.embed_queries([dense_query(text, query_lemmas)])[0]
-            where = {"agreement": agreement} if agreement else None
+            where = scoped(agreement)
             dense, by_meaning = self._dense(vector, where, allowed)
         rankings, weights = [], []
         if mode != "dense":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -157,12 +158,16 @@ class Answer:
 
 @dataclass(frozen=True)
 class Facet:
-    """One short part of an annex row (a clause of its activity, or one city's role), embedded on its own.
+    """One short part of annex rows (a clause of an activity, or one city's role), embedded on its own.
 
     A row's text is long and names several things (販路拡大, 新規就農支援, 就職支援); its one vector blurs them.
     A question usually means one of them, and matches that part's vector more closely. Facets are not
-    citable: they only add to their row's dense score (retrieve.Retriever)."""
+    citable: they only add to their rows' dense score (retrieve.Retriever). One record per distinct text,
+    naming every row that has it: agreements made from one template share them."""
 
-    id: str  # "kurume-ogori/annex-1-2#3"
-    parent: str  # the row's chunk id
     text: str
+    rows: tuple[str, ...]  # chunk ids of the rows with this part
+
+    @property
+    def id(self) -> str:
+        return "facet:" + hashlib.sha1(self.text.encode("utf-8")).hexdigest()[:16]

