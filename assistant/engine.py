@@ -45,6 +45,7 @@ class Options:
     glossary: bool = True  # the hand glossary (domain synonyms, corrections, where-to-ask topics)
     synonyms: bool = True  # the Sudachi synonym dictionary
     routes: bool = True
+    cascade: bool = True  # skip the query embedding when the words settle the ranking (retrieve.Retriever)
 
 
 @dataclass(frozen=True)
@@ -206,11 +207,11 @@ class Engine:
     # --- understanding ------------------------------------------------------------------------------
 
     def understand(self, question: str, history: Sequence[Message], state: State) -> Query:
-        """The question as one Query; a follow-up with no topic of its own is read with the last question."""
+        """The question as one Query; one with no topic of its own, or asking to repeat, is read with the last one."""
         limit = self.settings.max_question_chars
         query = analyze(question, state.lexicon, limit=limit)
         previous = next((m.content for m in reversed(history) if m.role == "user" and m.content.strip()), "")
-        if not previous or not query.text or (_has_topic(query, state) and not query.followup):
+        if not previous or not query.text or (_has_topic(query, state) and not query.again):
             return query
         replied = next((m.content for m in reversed(history) if m.role == "assistant"), "")
         replied = _QUOTED.sub("", replied)[:300]  # its labels carry the topic; its quotations would mislead
@@ -239,7 +240,9 @@ class Engine:
             text = q.search_text if self.options.glossary or self.options.synonyms else fold(q.text)
             kinds = kinds or ((*_UNITS, "section") if q.listing else _UNITS)  # headings only answer listings
             mode: Mode = "lexical" if lexical_only else self.options.mode
-            return state.retriever.search(text, mode=mode, k=k, agreement=scope.slug, kinds=kinds)
+            return state.retriever.search(
+                text, mode=mode, k=k, agreement=scope.slug, kinds=kinds, cascade=self.options.cascade
+            )
 
         planner = Planner(scope, search, self.calibration, self.options.routes, self.options.glossary)
         return planner.plan(query)

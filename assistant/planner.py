@@ -108,6 +108,7 @@ class Planner:
         if (
             query.section
             and not query.comparison
+            and not query.which_article  # 「それは第何条？」 after a 別表 answer asks for the article
             and (query.listing or "-" not in query.section or "分野" in query.text)
         ):
             section = self.scope.unit(f"section-{query.section}")

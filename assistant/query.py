@@ -87,11 +87,16 @@ _PROVISIONS = {
 _YEAR = re.compile(r"(?:(令和|平成|昭和)\s*(\d+)|(?<!\d)((?:19|20)\d\d))\s*年?")
 _QUOTED_MARK = re.compile(r"[「『\"]([甲乙])[」』\"]")
 _MARK_ONLY = re.compile(r"(?<![一-龥])[甲乙](?![一-龥])")
+# Rows whose two roles read the same (or differ): only when the question is about roles; 「同じ感じ？」
+# alone asks whether the last answer also holds for something else.
+_ROLES = re.compile(r"役割|分担|やること|すること|\brole")
 _SAME = re.compile(r"同じ|同一|same")
 _DIFFERENT = re.compile(r"違う|異なる|差|different")
-# Words that point back at the last answer: a follow-up marker, or a request to repeat part of it.
-_FOLLOWUP = re.compile(
-    r"^(じゃあ|では|それ|その|そっち|あと|and\b|what about)|のほうは|の方は|もう一度|もう1度|再度|\bagain\b"
+# Words pointing back at the last answer (それって…, その取組…, もう一度): the question is read with it even
+# when it has words of its own. 「じゃあ…」, "what about…" only mark a turn: with a topic of its own the
+# question is a new one.
+_AGAIN = re.compile(
+    r"^(?:それ|その|そっち|そちら|あれ|これ|この)|もう一度|もう1度|もう一回|再度|\bagain\b|^(?:that|this|it)\b"
 )
 # "What have the cities agreed to do?": the agreement as a whole, answered by its outline.
 _OVERVIEW = re.compile(
@@ -100,11 +105,12 @@ _OVERVIEW = re.compile(
 )
 _CLOSING = {
     "date": re.compile(r"いつ|締結日|日付|何年|平成|\bwhen\b|\bdate\b|signed on"),
-    "copies": re.compile(r"何通|通作成|部数|copies|持って|保有|保管"),
+    "copies": re.compile(r"何通|通作成|部数|copies|持って|保有|保管"),  # 持って, 保有: with _CLOSING_ABOUT only
     "seal": re.compile(r"押印|印鑑|はんこ|判子|\bseal"),
     "signers": re.compile(r"署名|市長|サイン|\bwho signed|\bsign|mayor|調印|結んだのは|締結したのは|who concluded"),
     "address": re.compile(r"住所|所在地|address"),
 }
+_COPIES = re.compile(r"何通|通作成|部数|copies")  # about the document whatever else is said (not 車を持って)
 _CLOSING_ABOUT = re.compile(r"協約|締結|署名|押印|結ばれ|結んだ|agreement|signed|copies|協約書")
 _CURRENT = re.compile(r"現在|今の|いまの|現職|current|now\b")
 _COUNT = re.compile(r"いくつ|何個|何項目|何条まで|how many")
@@ -151,7 +157,7 @@ class Query:
     words: tuple[str, ...] = ()  # the question's own content words (not digits or symbols), for evidence checks
     overview: bool = False  # about the agreement as a whole (「両市は何をすることにしているの？」)
     provision: str = ""  # words of the clause a question asks about without naming it (目的, 定めのない事項)
-    followup: bool = False
+    again: bool = False  # asks to repeat part of the last answer
     injection: bool = False
     out_of_scope: Topic | None = None
     not_provided: Topic | None = None
@@ -235,15 +241,15 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         legal=bool(_LEGAL.search(numeric)),
         closing=_closing(numeric),
         listing=bool(_LISTING.search(numeric)),
-        same_roles=bool(_SAME.search(numeric)),
+        same_roles=bool(_SAME.search(numeric) and _ROLES.search(numeric)),
         comparison=bool(_COMPARE.search(numeric)),
         asks_for=_asks_for(numeric),
         who=bool(_WHO.search(numeric)),
         year=_year(numeric),
         marks_only=bool(_MARK_ONLY.search(numeric)),
         provision=next((words for words, pattern in _PROVISIONS.items() if pattern.search(numeric)), ""),
-        different_roles=bool(_DIFFERENT.search(numeric)),
-        followup=bool(_FOLLOWUP.search(numeric.strip())),
+        different_roles=bool(_DIFFERENT.search(numeric) and _ROLES.search(numeric)),
+        again=bool(_AGAIN.search(numeric)),
         overview=bool(_OVERVIEW.search(numeric)),
         words=tuple(w for w in lemmas(text) if len(w) > 1 and not w.isdigit()),
         injection=bool(glossary.injection.search(numeric)),
@@ -325,7 +331,7 @@ def _find_all(text: str, word: str) -> list[int]:
 
 def _closing(text: str) -> tuple[ClosingFacet, ...]:
     facets = tuple(facet for facet, pattern in _CLOSING.items() if pattern.search(text))
-    about_closing = _CLOSING_ABOUT.search(text) or any(f in facets for f in ("copies", "seal", "address"))
+    about_closing = _CLOSING_ABOUT.search(text) or _COPIES.search(text) or any(f in facets for f in ("seal", "address"))
     return facets if about_closing or "signers" in facets else ()
 
 

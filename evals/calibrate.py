@@ -3,7 +3,8 @@
 Only questions that reach the evidence decision with no word in common with the agreement depend on the
 thresholds, but on dev nearly every question shares a word, so every dev question that reaches the
 decision counts, with its best unit's dense score as if it shared none. For each language, `answer` is the
-dense score that best separates answerable dev questions from out-of-scope ones; `nearest` is the score below which no answerable dev question falls (less a
+dense score that best separates answerable dev questions from out-of-scope ones (a wrong answer counting
+twice a wrong "not settled"); `nearest` is the score below which no answerable dev question falls (less a
 small margin), so below it nothing relates. Writes assistant/data/calibration.toml and prints the points.
 """
 
@@ -14,11 +15,14 @@ import sys
 from dataclasses import dataclass, field
 
 from assistant.calibration import CALIBRATION_PATH, Calibration, Thresholds, load_calibration
-from assistant.engine import Engine
+from assistant.engine import Engine, Options
 from assistant.evaluation import load_set
 from assistant.settings import load_settings
 
 _MARGIN = 0.01
+# An out-of-scope question answered as if the agreement settled it invents a fact; an answerable one sent to
+# "not settled + nearest" still shows its provision. So the first error counts twice.
+_WRONG_ANSWER_COST = 2
 
 
 @dataclass
@@ -55,14 +59,15 @@ def thresholds(rows: list[dict[str, object]]) -> Thresholds:
         return Thresholds(1.0, 1.0)
 
     def correct(t: float) -> int:
-        return sum(d >= t for d in answerable) + sum(d < t for d in outside)
+        return sum(d >= t for d in answerable) + _WRONG_ANSWER_COST * sum(d < t for d in outside)
 
     answer = max(candidates, key=lambda t: (correct(t), -t))
     return Thresholds(round(min(answerable[0] - _MARGIN, answer), 4), round(answer, 4))
 
 
 def main() -> int:
-    engine = Engine.load(load_settings())
+    # Without the cascade: every question that reaches the decision is embedded, so each has a dense score.
+    engine = Engine.load(load_settings(), options=Options(cascade=False))
     rows = points(engine)
     limits = {lang: thresholds([r for r in rows if r["language"] == lang]) for lang in ("ja", "en")}
     lines = [

@@ -170,6 +170,30 @@ def test_a_short_follow_up_on_a_new_topic_is_a_new_topic(engine):
     assert cited(engine.ask("バスは？", history))[0] == "annex-3-2-1"
 
 
+def test_a_turn_marker_with_a_topic_of_its_own_is_a_new_topic(engine):
+    history = [
+        Message("user", "Who helps people start a company?"),
+        Message("assistant", "別表 (1) 企業間の新たな連携の創出"),
+    ]
+    assert cited(engine.ask("And what about sightseeing?", history))[0] == "annex-1-4"
+
+
+def test_a_question_pointing_back_is_read_with_the_last_one(engine):
+    history = [Message("user", "移住の支援はどっち？"), Message("assistant", "別表 (3)② 主に福岡都市圏を対象とした")]
+    assert cited(engine.ask("それは第何条で決まっているの？", history))[0] == "art-3"
+
+
+def test_same_without_roles_is_not_a_listing_of_rows_with_identical_roles(engine):
+    history = [Message("user", "救急医療はどっちの市？"), Message("assistant", "別表 (3)① 二次救急医療…")]
+    answer = engine.ask("ところで子どもの一時預かりも同じ感じ？", history)
+    assert cited(answer)[0] == "annex-3-1-2"
+
+
+def test_everyday_words_about_a_car_are_not_about_the_agreements_copies(engine):
+    answer = engine.ask("車を持っていないので、バスで久留米まで通うのが大変です。どっちの市が担当？")
+    assert cited(answer)[0] == "annex-3-2-1"
+
+
 def test_a_follow_up_without_a_topic_keeps_the_previous_one(engine):
     history = [Message("user", "バスのことはどっちの市？"), Message("assistant", "別表 (3)② の役割分担です。")]
     answer = engine.ask("じゃあ小郡市は？", history)
