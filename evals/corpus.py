@@ -1,8 +1,10 @@
 """Synthetic corpora for the bench: N distinct agreements made from the real one, and questions that name
 their partner, with the unit of that partner's agreement that answers them.
 
-Each copy is the real agreement with another partner city (乙), its own mayor, address and signing date,
-so every unit's text differs from every other agreement's and every vector has to be computed.
+Each copy is the real agreement with another partner city (乙), its own mayor, address and signing date:
+one template, as a region's agreements are. Units that name the partner (preamble, closing block) differ in
+every copy; rows and articles keep 甲/乙 as marks in the embedded text and read the same, so ingest embeds
+each distinct text once (a fresh data dir: nothing comes from an earlier index).
 """
 
 from __future__ import annotations

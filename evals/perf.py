@@ -163,14 +163,17 @@ def interleaved(systems: dict[str, Answering], cases: Sequence[Case]) -> dict[st
 
 def partner_scores(engine: Answering, questions: Sequence[PartnerQuestion]) -> dict[str, object]:
     """Top-1 (first citation) and top-3 (first three of citations then retrieval order) against the named
-    partner's own unit, by full id: the same unit of another partner's agreement is a miss."""
+    partner's own unit, by full id: the same unit of another partner's agreement is a miss. Also how often
+    every citation came from the named partner's agreement, whatever the unit."""
     engine.ask("ウォームアップ")
-    top1 = top3 = 0
+    top1 = top3 = right_agreement = 0
     latencies, misses = [], []
     for item in questions:
         answer = engine.ask(item.question)
         ranking = list(dict.fromkeys([c.id for c in answer.citations] + list(answer.ranked)))
         first = bool(answer.citations) and answer.citations[0].id == item.expected
+        agreement = item.expected.split("/", 1)[0] + "/"
+        right_agreement += bool(answer.citations) and all(c.id.startswith(agreement) for c in answer.citations)
         top1 += first
         top3 += item.expected in ranking[:3]
         latencies.append(answer.latency_ms)
@@ -181,6 +184,7 @@ def partner_scores(engine: Answering, questions: Sequence[PartnerQuestion]) -> d
         "questions": len(questions),
         "top1": top1 / n,
         "top3": top3 / n,
+        "right_agreement": right_agreement / n,  # every citation from the named partner's agreement
         **latency_stats(latencies),
         "misses": misses,
     }

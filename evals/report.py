@@ -288,6 +288,7 @@ def _scaling(points: list[dict[str, Any]]) -> str:
             f"{100 * p['top3']:.1f}%",
             f"{p['partner']['questions']}",
             f"{100 * p['partner']['top1']:.1f}% / {100 * p['partner']['top3']:.1f}%",
+            f"{100 * p['partner'].get('right_agreement', 0):.1f}%",
             f"{p['partner']['p50_ms']:.1f} / {p['partner']['p95_ms']:.1f}",
         )
         for p in points
@@ -302,13 +303,16 @@ def _scaling(points: list[dict[str, Any]]) -> str:
         "dev top-3",
         "partner questions",
         "partner top-1 / top-3",
+        "cited only the named partner's agreement",
         "partner p50 / p95 ms",
     )
     note = (
         "Each corpus is the real agreement plus copies with another partner city (made-up names such as 東山市), "
         "its own mayor, address and signing date, each its own file: every copy is a distinct agreement with its "
-        "own unit ids and labels, and **every vector is computed** (a fresh data dir, no reuse). ×1 is the product "
-        "index above. Dev top-3 counts a hit in any agreement, since the dev questions name no partner but 小郡市. "
+        "own unit ids and labels, and **every vector is computed** (a fresh data dir, no reuse of an earlier index). "
+        "The copies share one template, so their rows, articles, 別表 headings and row facets read the same (甲/乙 "
+        "stay marks in the embedded text) and each distinct text is embedded once; the preamble and closing block "
+        "of each copy name its partner and are embedded each. ×1 is the product index above. Dev top-3 counts a hit in any agreement, since the dev questions name no partner but 小郡市. "
         "Partner questions name their partner (templates such as 「{p}市の子育て支援の役割は？」 and the dev "
         "questions that name 小郡, with the partner's name put in) and count only that partner's own unit "
         "(`slug/local-id`) as a hit. Ingest peak RSS is the ingest process's own (VmHWM); with its embedding "
