@@ -180,9 +180,6 @@ def detect_language(text: str) -> Language:
     return "en" if latin > 3 * japanese else "ja"
 
 
-PARTNER_MARK = ""
-
-
 def _no_words(text: str) -> list[str]:
     return []
 
@@ -199,14 +196,14 @@ class Lexicon:
 
     @cached_property
     def partner_names(self) -> re.Pattern[str] | None:
-        """Any word naming a partner city (乙), longest first: see `neutral`."""
+        """Any word naming a partner city (not the mark 乙 itself), longest first: see `neutral`."""
         words = sorted(set(self.aliases.get("乙", ())) - {"乙"}, key=len, reverse=True)
         return re.compile("|".join(map(re.escape, words)), re.IGNORECASE) if words else None
 
     def neutral(self, text: str) -> str:
-        """The partner's name → 乙, as the indexed texts have it: which partner a question names decides its
+        """The partner's name left out (the indexed texts say 乙): which partner a question names decides its
         scope (the planner's), never its ranking, so 「東川市との協約の目的は？」 ranks as 「小郡市との…」 does."""
-        return self.partner_names.sub(PARTNER_MARK, text) if self.partner_names else text
+        return self.partner_names.sub("", text) if self.partner_names else text
 
 
 def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
