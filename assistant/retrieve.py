@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import bm25s
 import numpy as np
@@ -116,6 +116,13 @@ def dense_query(text: str, query_lemmas: list[str]) -> str:
     return " ".join(dict.fromkeys(query_lemmas))[:_DENSE_CHARS]
 
 
+def _by_agreement(rows: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    grouped: dict[str, list[str]] = {}
+    for row in rows:
+        grouped.setdefault(row.split("/", 1)[0], []).append(row)
+    return {slug: tuple(ids) for slug, ids in grouped.items()}
+
+
 def rrf(
     rankings: list[list[str]], *, k: int = _RRF_K, weights: list[dict[str, float]] | None = None
 ) -> dict[str, float]:
@@ -130,15 +137,17 @@ def rrf(
 
 class Retriever:
     def _dense(
-        self, vector: np.ndarray, where: dict[str, Any] | None, allowed: Callable[[str], bool]
+        self, vector: np.ndarray, agreement: str, allowed: Callable[[str], bool]
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Each allowed unit's cosine (what the calibrated thresholds read), and the score the dense ranking
         uses: for an annex row, its own cosine blended with its best facet's (see chunks.row_facets)."""
-        found = self.index.dense(vector, k=_DENSE_DEPTH, where=where)
+        found = self.index.dense(vector, k=_DENSE_DEPTH, where=scoped(agreement))
         best_facet: dict[str, float] = {}
         for record, similarity in found:
-            for row in self.index.facets.get(record, ()):
-                best_facet[row] = max(best_facet.get(row, -1.0), similarity)
+            by_agreement = self.facet_rows.get(record, {})
+            for rows in [by_agreement.get(agreement, ())] if agreement else by_agreement.values():
+                for row in rows:
+                    best_facet[row] = max(best_facet.get(row, -1.0), similarity)
         dense = {i: v for i, v in found if i in self.chunks and allowed(i)}
         return dense, {i: (1 - _FACET) * v + _FACET * best_facet[i] if i in best_facet else v for i, v in dense.items()}
 
@@ -165,6 +174,14 @@ class Retriever:
         self.chunks = {c.id: c for c in index.chunks}
         self.order = [c.id for c in index.chunks]
         self.lexical = Lexical(index.chunks)
+        # Positions of each agreement's units, and each facet's rows by agreement: at ×100 a question reads
+        # its own agreement's 29 units and facet rows, not all 2,900 (index.chunks is sorted by agreement).
+        self.positions: dict[str, list[int]] = {}
+        for n, chunk in enumerate(index.chunks):
+            self.positions.setdefault(chunk.id.split("/", 1)[0], []).append(n)
+        self.facet_rows: dict[str, dict[str, tuple[str, ...]]] = {
+            facet: _by_agreement(rows) for facet, rows in index.facets.items()
+        }
         # The parties' names say which agreement a question is about (the planner's scope), not which unit:
         # left in, 「大川市との協約の目的は？」 would find the closing block, where 大川市 is written.
         names = {str(c.metadata.get(k, "")) for c in index.chunks for k in ("kou", "otsu")} - {""}
@@ -190,16 +207,16 @@ class Retriever:
 
         # Generic words (役割, 分担) tell rows apart poorly, but they do tell articles apart (第3条 役割分担).
         ignore = self.party_terms | (GENERIC_TERMS if kinds is None or "annex_row" in kinds else frozenset())
-        scores = self.lexical.scores(query_lemmas, ignore=ignore).tolist()
-        lexical = {i: v for i, v in zip(self.order, scores, strict=True) if allowed(i)}
+        scores = self.lexical.scores(query_lemmas, ignore=ignore)
+        where = self.positions.get(agreement, []) if agreement else range(len(self.order))
+        lexical = {self.order[n]: float(scores[n]) for n in where if allowed(self.order[n])}
         dense: dict[str, float] = {}
         by_meaning: dict[str, float] = {}
         if cascade and mode == "hybrid" and self._decisive(lexical, query_lemmas, ignore):
             mode = "lexical"  # the words settle it: the query embedding (most of an answer's time) is skipped
         if mode != "lexical":
             vector = self.embedder.embed_queries([dense_query(text, query_lemmas)])[0]
-            where = scoped(agreement)
-            dense, by_meaning = self._dense(vector, where, allowed)
+            dense, by_meaning = self._dense(vector, agreement, allowed)
         rankings, weights = [], []
         if mode != "dense":
             matched = [i for i in sorted(lexical, key=lexical.__getitem__, reverse=True) if lexical[i] > 0]
