@@ -140,10 +140,20 @@ class TemplateAnswerer:
         )
 
     def _article(self, plan: Plan, english: bool) -> Draft:
-        chunk = plan.chunks[0]
+        chunk, *referred = plan.chunks
         body = annotate(chunk.text, plan.parties)
         lead = f"{chunk.label} reads:" if english else f"{chunk.label}には次のとおり定められています。"
-        return Draft(f"{lead}\n「{body}」", ((chunk.id, body),))
+        lines, quotes = [f"{lead}\n「{body}」"], [(chunk.id, body)]
+        for other in referred:  # the article a 前条 / 次条 in it points to
+            text = annotate(other.text, plan.parties)
+            word = "前条" if int(other.metadata.get("article", 0)) < int(chunk.metadata.get("article", 0)) else "次条"
+            lines.append(
+                f"「{word}」 there means {other.label}: 「{text}」"
+                if english
+                else f"「{word}」は{other.label}を指します。「{text}」"
+            )
+            quotes.append((other.id, text))
+        return Draft("\n".join(lines), tuple(quotes))
 
     def _item(self, plan: Plan, english: bool) -> Draft:
         item, article = plan.chunks[0], plan.chunks[-1]

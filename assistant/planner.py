@@ -158,8 +158,19 @@ class Planner:
             missing = f"第{number}条" + (f"第{query.item}号" if article and query.item else "")
             return Plan("no_article", query, parties=parties, detail=missing, pointer=article or self._topic_of(query))
         if query.item is None:
-            return Plan("article", query, (article,), parties)
+            referred = self._referred(query, article)
+            return Plan("article", query, (article, *referred), parties)
         return Plan("item", query, (self.scope.units[f"art-{number}-{query.item}"], article), parties)
+
+    def _referred(self, query: Query, article: Chunk) -> tuple[Chunk, ...]:
+        """The article a 前条 / 次条 in the asked article points to, when the question quotes that reference
+        (「第2条の『前条に規定する目的』とは？」 → 第1条 too)."""
+        number = int(article.metadata.get("article", 0))
+        out = []
+        for word, step in (("前条", -1), ("次条", 1)):
+            if word in query.text and word in article.text and (other := self.scope.unit(f"art-{number + step}")):
+                out.append(other)
+        return tuple(out)
 
     def _topic_of(self, query: Query) -> Chunk | None:
         """What a question about a missing article is really about (「第7条の推進協議会」 → 第4条)."""

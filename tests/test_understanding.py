@@ -139,6 +139,11 @@ def test_which_article_an_activity_rests_on_is_the_article_that_refers_to_the_an
     assert cited(engine.ask("別表はどの条文に関係している？"))[0] == "art-3"
 
 
+def test_a_cross_reference_in_an_article_is_resolved_to_the_article_it_means(engine):
+    answer = engine.ask("第2条の「前条に規定する目的」って何のこと？")
+    assert cited(answer) == ["art-2", "art-1"] and "「前条」は第1条（目的）を指します。" in answer.text
+
+
 def test_marks_in_quotes_ask_who_the_parties_are(engine):
     answer = engine.ask("「甲」と「乙」ってどこのことですか")
     assert cited(answer) == ["preamble"] and "久留米市" in answer.text and "小郡市" in answer.text
