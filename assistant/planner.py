@@ -200,7 +200,10 @@ class Planner:
             return self._section_listing(query, parties, section)
         if query.listing and ranked and ranked[0].chunk.kind == "article" and ranked[0].lexical > 0:
             return Plan("article", query, (ranked[0].chunk,), parties)  # an article lists its items
-        if query.comparison and (pair := self._pair(ranked)):
+        # Rows whose roles read the same are asked for before any comparison (「同じ文言の取組は？ほかと何が
+        # 違う？」); rows whose roles differ only when no two rows are compared (「AとBで役割はどう違う？」).
+        pair = self._pair(ranked) if query.comparison and not query.same_roles else None
+        if pair:
             return Plan("comparison", query, pair, parties)
         if query.same_roles or query.different_roles:
             same = [c for c in rows if row_cells(c)["甲"] == row_cells(c)["乙"]]
