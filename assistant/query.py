@@ -111,7 +111,7 @@ _CLOSING = {
     "address": re.compile(r"住所|所在地|address"),
 }
 _COPIES = re.compile(r"何通|通作成|部数|copies")  # about the document whatever else is said (not 車を持って)
-_CLOSING_ABOUT = re.compile(r"協約|締結|署名|押印|結ばれ|結んだ|agreement|signed|copies|協約書")
+_CLOSING_ABOUT = re.compile(r"協約|締結|署名|押印|結ばれ|結んだ|決ま(?:った|り)|agreement|signed|copies|協約書")
 _CURRENT = re.compile(r"現在|今の|いまの|現職|current|now\b")
 _COUNT = re.compile(r"いくつ|何個|何項目|何条まで|how many")
 _COUNT_WHAT = re.compile(r"条|取組|項目|別表|article|activit|row")
@@ -230,7 +230,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         item=_item(numeric),
         section=_section(numeric),
         parties=_parties(numeric, aliases),
-        definition=bool(_DEFINITION.search(numeric)),
+        definition=bool(_DEFINITION.search(numeric)) or _pairs_name_and_mark(numeric, aliases),
         name=bool(_NAME.search(numeric)),
         which_article=bool(_WHICH_ARTICLE.search(numeric)),
         count=bool(_COUNT.search(numeric) and _COUNT_WHAT.search(numeric)),
@@ -330,6 +330,16 @@ def _closing(text: str) -> tuple[ClosingFacet, ...]:
     facets = tuple(facet for facet, pattern in _CLOSING.items() if pattern.search(text))
     about_closing = _CLOSING_ABOUT.search(text) or _COPIES.search(text) or any(f in facets for f in ("seal", "address"))
     return facets if about_closing or "signers" in facets else ()
+
+
+def _pairs_name_and_mark(text: str, aliases: Aliases) -> bool:
+    """「小郡市が甲ですよね？」, 「乙は久留米市？」: a city named as a mark asks which city is which (and may be a
+    false premise the definition in the preamble corrects)."""
+    names = [n for words in aliases.values() for n in words if n not in ("甲", "乙")]
+    if not names:
+        return False
+    name = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+    return bool(re.search(rf"(?:{name})(?:が|は|って)[「]?[甲乙](?![一-龥])|[甲乙][」]?(?:が|は|って)(?:{name})", text))
 
 
 def _unknown_party(text: str, aliases: Aliases) -> str:
