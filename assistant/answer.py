@@ -339,8 +339,24 @@ class TemplateAnswerer:
         return Draft(f"{text}\n{label}（{plan.pointer.label}）:「{quote}」", ((plan.pointer.id, quote),))
 
 
-_ASKED_JA = {"amount": "金額・料金", "time": "時間・曜日", "date": "日程・期日", "place": "場所", "contact": "連絡先"}
-_ASKED_EN = {"amount": "amounts or fees", "time": "hours", "date": "dates", "place": "places", "contact": "contacts"}
+_ASKED_JA = {
+    "amount": "金額・料金",
+    "count": "数・回数",
+    "time": "時間・曜日",
+    "date": "日程・期日",
+    "place": "場所",
+    "contact": "連絡先",
+    "procedure": "申込みや手続きの方法",
+}
+_ASKED_EN = {
+    "amount": "amounts or fees",
+    "count": "numbers or counts",
+    "time": "hours",
+    "date": "dates",
+    "place": "places",
+    "contact": "contacts",
+    "procedure": "how to apply or book",
+}
 
 
 def _role_summary(chunk: Chunk, plan: Plan, english: bool) -> tuple[str, list[tuple[str, str]]]:

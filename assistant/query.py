@@ -11,7 +11,7 @@ from typing import Literal
 
 from assistant.glossary import Glossary, Topic
 from assistant.normalize import arabic_numerals, fold, nfkc
-from assistant.tokenize import lemmas
+from assistant.tokenize import asked_quantities, lemmas
 
 Language = Literal["ja", "en"]
 ClosingFacet = Literal["date", "copies", "signers", "address", "seal"]
@@ -70,6 +70,10 @@ _ASKS_FOR = {
         r"どこで(?:開|行|や)|(?:場所|会場)(?:は|を教|って|[?？])|where is|where are|where (?:will|do) (?:they|it) (?:meet|take place)"
     ),
     "contact": re.compile(r"電話番号|連絡先|メールアドレス|問い合わせ先|phone number|\bemail"),
+    # How to apply, book or register: the agreement assigns roles and sets no procedure.
+    "procedure": re.compile(
+        r"予約|申し込|申込|申請|手続|登録(?:方法|の仕方)|how (?:do|can) (?:i|we) (?:apply|book|register|reserve|sign up)"
+    ),
 }
 _WHO = re.compile(r"どっち|どちら|誰|だれ|どの市|どこが|どこに(?:聞|相談|頼|お願|言|問)|which city|\bwho\b")
 # Questions about two clauses every agreement of this form has, asked without their words: its purpose, and
@@ -262,7 +266,8 @@ def _asks_for(text: str) -> str:
     """The kind of fact asked for; a question that asks which city is about roles whatever else it says."""
     if _WHO.search(text):
         return ""
-    return next((kind for kind, pattern in _ASKS_FOR.items() if pattern.search(text)), "")
+    quantities = asked_quantities(text)
+    return next((kind for kind, pattern in _ASKS_FOR.items() if kind in quantities or pattern.search(text)), "")
 
 
 _ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925}

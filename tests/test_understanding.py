@@ -63,6 +63,10 @@ def test_frame_words_reach_nothing(engine):
         ("小郡から久留米までのバス代はいくら？", "annex-3-2-1"),
         ("子育て相談の電話番号は？", "annex-3-1-2"),
         ("推進協議会は何曜日に開かれるの？", "art-4"),
+        ("推進協議会って年に何回やるの？", "art-4"),  # 何 + a counter: a count
+        ("シティプラザの駐車場は何台分ある？", "annex-2-1"),
+        ("シティプラザの使用料を知りたい", "annex-2-1"),  # a fee suffix (料, 代), not 時代 or 世代
+        ("一時預かりの申し込み方法を教えて", "annex-3-1-2"),  # a procedure the agreement does not set
     ],
 )
 def test_a_related_question_the_agreement_does_not_settle_gets_not_settled_and_the_nearest_unit(
@@ -142,6 +146,16 @@ def test_which_article_an_activity_rests_on_is_the_article_that_refers_to_the_an
 def test_a_cross_reference_in_an_article_is_resolved_to_the_article_it_means(engine):
     answer = engine.ask("第2条の「前条に規定する目的」って何のこと？")
     assert cited(answer) == ["art-2", "art-1"] and "「前条」は第1条（目的）を指します。" in answer.text
+
+
+def test_a_city_named_as_the_wrong_mark_gets_the_definition(engine):
+    answer = engine.ask("小郡市が甲なんですよね？")
+    assert cited(answer) == ["preamble"] and "乙は小郡市" in answer.text
+
+
+def test_when_it_was_decided_is_the_signing_date(engine):
+    answer = engine.ask("これっていつ決まったの？")
+    assert cited(answer) == ["closing"] and "2016年2月23日" in answer.text
 
 
 def test_marks_in_quotes_ask_who_the_parties_are(engine):
