@@ -211,8 +211,8 @@ class Engine:
         limit = self.settings.max_question_chars
         query = analyze(question, state.lexicon, limit=limit)
         previous = next((m.content for m in reversed(history) if m.role == "user" and m.content.strip()), "")
-        if not previous or not query.text or (_has_topic(query, state) and not query.again):
-            return query
+        if not previous or not query.text or query.provision or (_has_topic(query, state) and not query.again):
+            return query  # a provision asked about (「書いてないことが出てきたら？」) is a whole topic of its own
         replied = next((m.content for m in reversed(history) if m.role == "assistant"), "")
         replied = _QUOTED.sub("", replied)[:300]  # its labels carry the topic; its quotations would mislead
         combined = analyze(f"{previous} {replied} {query.text}", state.lexicon, limit=limit * 3)

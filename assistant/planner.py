@@ -100,7 +100,8 @@ class Planner:
                 return Plan("comparison", query, tuple(c for c in pair if c), parties)
         if query.article is not None or (query.item and "基本方針" in query.search_text):
             return self._article_plan(query, parties)
-        if query.count and (article := self._named_article(query)):  # 「基本方針はいくつ？」: the article lists them
+        counting = query.count or query.asks_for == "count"
+        if counting and (article := self._named_article(query)):  # 「基本方針はいくつ？」: the article lists them
             return Plan("article", query, (article,), parties)
         counts_articles = query.count and re.search(r"何条|何か条|articles", query.text, re.IGNORECASE)
         if counts_articles or (query.count and not query.listing) or (query.overview and not query.expansions):
@@ -138,10 +139,11 @@ class Planner:
         return refers[0] if ranked and ranked[0].chunk.kind == "annex_row" and ranked[0].lexical > 0 else None
 
     def _named_article(self, query: Query) -> Chunk | None:
-        """The article whose heading the question uses (第2条（基本方針） for 「基本方針は…」)."""
+        """The article with items whose heading the question uses (第2条（基本方針） for 「基本方針は…」)."""
         for article in self.scope.of_kind("article"):
             heading = re.search(r"（(.+)）", article.label)
-            if heading and heading.group(1) in query.text:
+            listed = self.scope.unit(f"{article.local_id}-1") is not None
+            if listed and heading and heading.group(1) in query.text:
                 return article
         return None
 

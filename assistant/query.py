@@ -63,7 +63,7 @@ _ASKS_FOR = {
     "amount": re.compile(
         r"いくら|金額|料金|費用|値段|運賃|代金|[^\w]?何円|月額|上限額|補助額|how much|\bcost|\bfee|\bfare|\bprice|\bbill\b"
     ),
-    "count": re.compile(r"何人|何名|何市町|人数|how many (?:people|members|staff|times)"),
+    "count": re.compile(r"何人|何名|何市町|人数|いくつ|how many (?:people|members|staff|times)"),
     "time": re.compile(r"何時|時間帯|営業時間|受付時間|開いて|何曜|what time|opening hours|\bopen\b"),
     "date": re.compile(r"いつ(?!も)|何日|日程|締切|何年度|計画期間|\bwhen\b|\bdeadline"),
     "place": re.compile(
@@ -267,7 +267,9 @@ def _asks_for(text: str) -> str:
     if _WHO.search(text):
         return ""
     quantities = asked_quantities(text)
-    return next((kind for kind, pattern in _ASKS_FOR.items() if kind in quantities or pattern.search(text)), "")
+    kind = next((kind for kind, pattern in _ASKS_FOR.items() if kind in quantities or pattern.search(text)), "")
+    # How many articles, activities or items: the agreement's own structure, which it does answer.
+    return "" if kind == "count" and _COUNT_WHAT.search(text) else kind
 
 
 _ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925}

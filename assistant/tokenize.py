@@ -117,6 +117,7 @@ def words(text: str) -> tuple[Word, ...]:
 
 
 _KATAKANA_RUN = re.compile(r"[ァ-ヺー]{3,}")
+_LARGE_KANA = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
 _WORD_RUN = re.compile(r"[一-龥々ァ-ヺー]{3,}")
 
 
@@ -134,14 +135,33 @@ class Readings:
                 table[reading] = word
         self._table = table
         self._longest = max((len(r) for r in table), default=0)
+        # The same readings with small kana written large (シテイ for シティ, ヒツコシ for ヒッコシ: a common slip),
+        # kept only where that does not make two known words read alike.
+        loose: dict[str, list[str]] = {}
+        for reading, word in table.items():
+            loose.setdefault(reading.translate(_LARGE_KANA), []).append(word)
+        self._loose = {reading: found[0] for reading, found in loose.items() if len(found) == 1}
 
     def read(self, text: str) -> list[str]:
         """Words read in `text`: greedy longest match over a kana-only text; else whole katakana runs, and
         kanji the writer's input method got wrong (地域新興 → 地域振興: same reading, other kanji)."""
         if not is_kana_only(text):
-            runs = [self._table[run] for run in _KATAKANA_RUN.findall(to_katakana(text)) if run in self._table]
-            return runs + self._homophones(text)
+            # Hiragana read as katakana must spell a known word whole (ばす → バス); a run written in katakana
+            # may also carry a slip or the start of a particle (ｼﾃｲﾌﾟﾗｻﾞ, シテイプラザハ). Kept apart: read loosely,
+            # converted hiragana finds words that are not there (しているんですよね → シテイ → シティ).
+            whole = [self._table[run] for run in _KATAKANA_RUN.findall(to_katakana(text)) if run in self._table]
+            written = [self._run(run) for run in _KATAKANA_RUN.findall(nfkc(text))]
+            return list(dict.fromkeys([*whole, *(word for word in written if word)])) + self._homophones(text)
         return self._greedy(text)
+
+    def _run(self, run: str) -> str:
+        """The known word the longest start of a katakana run spells (a run may carry the particle after it:
+        シテイプラザハ), exactly or with its small kana written large."""
+        for size in range(len(run), 2, -1):
+            head = run[:size]
+            if word := self._table.get(head) or self._loose.get(head.translate(_LARGE_KANA)):
+                return word
+        return ""
 
     def _homophones(self, text: str) -> list[str]:
         """Known words spelled with other characters of the same reading (a wrong conversion choice)."""

@@ -148,6 +148,18 @@ def test_a_cross_reference_in_an_article_is_resolved_to_the_article_it_means(eng
     assert cited(answer) == ["art-2", "art-1"] and "「前条」は第1条（目的）を指します。" in answer.text
 
 
+def test_small_kana_written_large_still_reaches_the_word(engine):
+    assert cited(engine.ask("シテイプラザは小郡市の人も使える？"))[0] == "annex-2-1"
+
+
+def test_a_provision_asked_after_another_article_is_its_own_topic(engine):
+    history = [
+        Message("user", "推進協議会って何？"),
+        Message("assistant", "第4条（会議）には次のとおり定められています。"),
+    ]
+    assert cited(engine.ask("その会議でも決まらない、協約に書いてないことは？", history))[0] == "art-5"
+
+
 def test_a_city_named_as_the_wrong_mark_gets_the_definition(engine):
     answer = engine.ask("小郡市が甲なんですよね？")
     assert cited(answer) == ["preamble"] and "乙は小郡市" in answer.text
