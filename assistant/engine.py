@@ -217,16 +217,13 @@ class Engine:
         replied = _QUOTED.sub("", replied)[:300]  # its labels carry the topic; its quotations would mislead
         combined = analyze(f"{previous} {replied} {query.text}", state.lexicon, limit=limit * 3)
         # The topic (words, article, section) may come from the history; the shape is this question's own.
-        # A provision asked about (「書いてないことが出てきたら？」) is this question's own topic: the article or
-        # section the history named does not override it.
-        inherit = not query.provision
         return replace(
             query,
             search_text=combined.search_text,
             expansions=combined.expansions,
-            article=query.article or (combined.article if inherit else None),
-            item=query.item or (combined.item if inherit else None),
-            section=query.section or (combined.section if inherit else None),
+            article=query.article or combined.article,
+            item=query.item or combined.item,
+            section=query.section or combined.section,
             parties=query.parties or combined.parties,
             closing=query.closing or combined.closing,
             partner=query.partner or combined.partner,

@@ -107,14 +107,14 @@ _OVERVIEW = re.compile(
     r"(?:両市|二つの市|2つの市|協約)(?:は|で|って)?(?:何を|なにを|どんなこと)|what (?:do|does|did|will) (?:the|both) "
     r"(?:two )?(?:cities|agreement)|what is (?:this|the) agreement about"
 )
+_COPIES = re.compile(r"何通|通作成|部数|copies")  # about the document whatever else is said (not 車を持って)
 _CLOSING = {
     "date": re.compile(r"いつ|締結日|日付|何年|平成|\bwhen\b|\bdate\b|signed on"),
-    "copies": re.compile(r"何通|通作成|部数|copies|持って|保有|保管"),  # 持って, 保有: with _CLOSING_ABOUT only
+    "copies": re.compile(rf"{_COPIES.pattern}|持って|保有|保管"),  # 持って, 保有: with _CLOSING_ABOUT only
     "seal": re.compile(r"押印|印鑑|はんこ|判子|\bseal"),
     "signers": re.compile(r"署名|市長|サイン|\bwho signed|\bsign|mayor|調印|結んだのは|締結したのは|who concluded"),
     "address": re.compile(r"住所|所在地|address"),
 }
-_COPIES = re.compile(r"何通|通作成|部数|copies")  # about the document whatever else is said (not 車を持って)
 _CLOSING_ABOUT = re.compile(r"協約|締結|署名|押印|結ばれ|結んだ|決ま(?:った|り)|agreement|signed|copies|協約書")
 _CURRENT = re.compile(r"現在|今の|いまの|現職|current|now\b")
 _COUNT = re.compile(r"いくつ|何個|何項目|何条まで|how many")
@@ -201,8 +201,19 @@ class Lexicon:
     @cached_property
     def partner_names(self) -> re.Pattern[str] | None:
         """Any word naming a partner city (not the mark 乙 itself), longest first: see `neutral`."""
-        words = sorted(set(self.aliases.get("乙", ())) - {"乙"}, key=len, reverse=True)
-        return re.compile("|".join(map(re.escape, words)), re.IGNORECASE) if words else None
+        words = _alternation(set(self.aliases.get("乙", ())) - {"乙"})
+        return re.compile(words, re.IGNORECASE) if words else None
+
+    @cached_property
+    def named_mark(self) -> re.Pattern[str] | None:
+        """「小郡市が甲ですよね？」, 「乙は久留米市？」: a city named as a mark asks which city is which (and may
+        be a false premise the definition in the preamble corrects)."""
+        name = _alternation({n for words in self.aliases.values() for n in words} - {"甲", "乙"})
+        return (
+            re.compile(rf"(?:{name})(?:が|は|って)[「]?[甲乙](?![一-龥])|[甲乙][」]?(?:が|は|って)(?:{name})")
+            if name
+            else None
+        )
 
     def neutral(self, text: str) -> str:
         """The partner's name left out (the indexed texts say 乙): which partner a question names decides its
@@ -234,7 +245,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         item=_item(numeric),
         section=_section(numeric),
         parties=_parties(numeric, aliases),
-        definition=bool(_DEFINITION.search(numeric)) or _pairs_name_and_mark(numeric, aliases),
+        definition=bool(_DEFINITION.search(numeric) or (lexicon.named_mark and lexicon.named_mark.search(numeric))),
         name=bool(_NAME.search(numeric)),
         which_article=bool(_WHICH_ARTICLE.search(numeric)),
         count=bool(_COUNT.search(numeric) and _COUNT_WHAT.search(numeric)),
@@ -339,14 +350,9 @@ def _closing(text: str) -> tuple[ClosingFacet, ...]:
     return facets if about_closing or "signers" in facets else ()
 
 
-def _pairs_name_and_mark(text: str, aliases: Aliases) -> bool:
-    """「小郡市が甲ですよね？」, 「乙は久留米市？」: a city named as a mark asks which city is which (and may be a
-    false premise the definition in the preamble corrects)."""
-    names = [n for words in aliases.values() for n in words if n not in ("甲", "乙")]
-    if not names:
-        return False
-    name = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
-    return bool(re.search(rf"(?:{name})(?:が|は|って)[「]?[甲乙](?![一-龥])|[甲乙][」]?(?:が|は|って)(?:{name})", text))
+def _alternation(words: set[str]) -> str:
+    """A regex alternative of `words`, longest first, so 大川内市 wins over 大川."""
+    return "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
 
 
 def _unknown_party(text: str, aliases: Aliases) -> str:

@@ -201,9 +201,8 @@ class Retriever:
         question whose words settle the ranking is not embedded (and only units sharing a word are ranked)."""
         query_lemmas = terms(text)
 
-        def allowed(chunk_id: str) -> bool:
-            chunk = self.chunks[chunk_id]
-            return (not agreement or chunk_id.startswith(f"{agreement}/")) and (kinds is None or chunk.kind in kinds)
+        def allowed(chunk_id: str) -> bool:  # the agreement is scoped already: `positions` and the dense filter
+            return kinds is None or self.chunks[chunk_id].kind in kinds
 
         # Generic words (役割, 分担) tell rows apart poorly, but they do tell articles apart (第3条 役割分担).
         ignore = self.party_terms | (GENERIC_TERMS if kinds is None or "annex_row" in kinds else frozenset())
