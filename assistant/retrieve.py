@@ -13,7 +13,7 @@ import numpy as np
 from assistant.embed import Embedder
 from assistant.index import IndexReader, scoped
 from assistant.normalize import fold
-from assistant.tokenize import terms
+from assistant.tokenize import bound_heads, terms
 from assistant.types import Chunk
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -95,12 +95,25 @@ class Lexical:
         self._bm25 = bm25s.BM25()
         self._bm25.index([list(c.tokens) or ["∅"] for c in chunks], show_progress=False)
         self.vocabulary = frozenset(t for c in chunks for t in c.tokens)
+        # Per action noun, the units that only write it inside a compound, with that compound's modifiers.
+        self._bound: dict[str, list[tuple[int, frozenset[str]]]] = {}
+        for n, chunk in enumerate(chunks):
+            for head, modifiers in bound_heads(chunk.text).items():
+                self._bound.setdefault(head, []).append((n, modifiers))
 
     def scores(self, query_lemmas: list[str], *, ignore: frozenset[str] = GENERIC_TERMS) -> np.ndarray:
+        """BM25 of the question's known words; a bare action noun counts nothing for a unit that only writes
+        it after a modifier the question lacks (see tokenize.bound_heads)."""
         known = [t for t in query_lemmas if t in self.vocabulary and t not in ignore and _meaningful(t)]
         if not known:
             return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
-        return self._bm25.get_scores(known)
+        total = self._bm25.get_scores(known)
+        asked = set(query_lemmas)
+        for term in set(known) & self._bound.keys():
+            units = [n for n, modifiers in self._bound[term] if not modifiers & asked]
+            if units:
+                total[units] -= known.count(term) * self._bm25.get_scores([term])[units]
+        return np.maximum(total, 0)
 
 
 def _meaningful(term: str) -> bool:

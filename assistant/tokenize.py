@@ -91,6 +91,26 @@ def terms(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=4096)
+def bound_heads(text: str) -> dict[str, frozenset[str]]:
+    """Action nouns (UniDic サ変可能) that `text` only writes inside a compound, after the noun that says which
+    one (子育て相談, 就職支援, 新規就農支援), each with those modifiers. Asked bare (「相談するなら」「支援して
+    る？」), such a word is the request, not the topic: the row is about 子育て or 就職, not about 相談."""
+    modifiers: dict[str, set[str]] = {}
+    free: set[str] = set()
+    previous = ""
+    for word in _tagger()(nfkc(text)):
+        feature = word.feature
+        lemma = nfkc(feature.orthBase or word.surface).casefold()
+        if feature.pos1 == "名詞" and feature.pos3 == "サ変可能":
+            if previous:
+                modifiers.setdefault(lemma, set()).add(previous)
+            else:
+                free.add(lemma)
+        previous = lemma if feature.pos1 == "名詞" else ""
+    return {head: frozenset(found) for head, found in modifiers.items() if head not in free}
+
+
 @dataclass(frozen=True)
 class Word:
     surface: str  # NFKC'd, casefolded text as written (引越し)
