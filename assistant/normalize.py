@@ -15,7 +15,7 @@ _KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
 # A kanji numeral counts something only after 第 or before a counter (四条, 十三項目, 二通, 平成二十八年);
 # elsewhere it is part of a word (二次救急, 一覧, 一時預かり) and stays as written.
 _KANJI_NUMBER = re.compile(
-    r"(?<=第)[〇零一二三四五六七八九十百千]+|[〇零一二三四五六七八九十百千]+(?=\s*(?:条|号|番目|項目|項|つ目|か条|ヶ条|通|年|月|日|人|件|分野))"
+    r"(?<=第)[〇零一二三四五六七八九十百千]+|[〇零一二三四五六七八九十百千]+(?=\s*(?:条|号|番目|項目|項|つ|か条|ヶ条|通|年|月|日|人|件|分野))"
 )
 
 

@@ -7,13 +7,14 @@ reads one agreement's units (`Scope`), chosen from the partner the question name
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from assistant.answer import Plan
 from assistant.calibration import Calibration
 from assistant.chunks import row_cells
-from assistant.query import Query
+from assistant.query import Query, without_provision
 from assistant.retrieve import Scored
 from assistant.types import Chunk
 
@@ -76,7 +77,9 @@ class Planner:
         if self.routes and (routed := self._route(query, parties)):
             return self._capped(routed), [Scored(c, 1.0, 0.0, 0.0) for c in routed.chunks]
         kinds = None
-        if self.routes and query.provision and not (query.provision == "目的" and _has_row_topic(query)):
+        if self.routes and query.provision and not (query.provision == "目的" and self._has_row_topic(query)):
+            if headed := self._headed(query.provision):
+                return Plan("article", query, (headed,), parties), [Scored(headed, 1.0, 0.0, 0.0)]
             query = replace(query, search_text=f"{query.search_text} {query.provision}", which_article=True)
         if self.routes and query.which_article:  # 「どこに書かれて」: the articles, or the 別表 when it is named
             in_annex = "別表" in query.text and not re.search(r"何条|条文|article", query.text)
@@ -103,6 +106,8 @@ class Planner:
         counting = query.count or query.asks_for == "count"
         if counting and (article := self._named_article(query)):  # 「基本方針はいくつ？」: the article lists them
             return Plan("article", query, (article,), parties)
+        if query.stated and not query.count and query.section is None and (article := self._lists(query.stated)):
+            return Plan("article", query, (article,), parties)  # 「3つの柱は？」: the article with three items
         counts_articles = query.count and re.search(r"何条|何か条|articles", query.text, re.IGNORECASE)
         if counts_articles or (query.count and not query.listing) or (query.overview and not query.expansions):
             return Plan("outline", query, tuple(self.scope.of_kind("article", "annex_row")), parties)
@@ -126,6 +131,26 @@ class Planner:
         if query.closing or (query.year and not query.article):
             return Plan("closing", query, (self.scope.units["closing"],), parties)
         return None
+
+    def _has_row_topic(self, query: Query) -> bool:
+        """Whether the question's own words point at an activity (then 目的 is that activity's aim, not 第1条)."""
+        if set(query.expansions) - set(query.provision.split()) or query.section is not None:
+            return True
+        topic = replace(query, search_text=without_provision(query.search_text))
+        ranked = self.search(topic, k=1, kinds=("annex_row",), lexical_only=True)
+        return bool(ranked) and ranked[0].lexical > 0
+
+    def _lists(self, numbers: tuple[int, ...]) -> Chunk | None:
+        """The one article that lists one of these numbers of items, if exactly one does."""
+        items = Counter(str(c.metadata.get("article")) for c in self.scope.of_kind("item"))
+        found = [a for a in self.scope.of_kind("article") if items[str(a.metadata.get("article"))] in numbers]
+        return found[0] if len(found) == 1 else None
+
+    def _headed(self, provision: str) -> Chunk | None:
+        """The article whose heading names the provision asked for (目的 → 第1条（目的）): the heading says what
+        the article is about, where a search would also find every article that merely mentions the word."""
+        headings = {_heading(a.label): a for a in self.scope.of_kind("article")}
+        return next((headings[w] for w in provision.split() if w in headings), None)
 
     def _governing_article(self, query: Query) -> Chunk | None:
         """Which article governs the 別表 or one of its activities: the one article that refers to the 別表
@@ -272,9 +297,10 @@ class Planner:
         return plan_for(top.chunk, query, parties, self.scope)
 
 
-def _has_row_topic(query: Query) -> bool:
-    """Whether the question's own words already point at an activity (then 目的 is that activity's aim)."""
-    return bool(query.expansions) or query.section is not None
+def _heading(label: str) -> str:
+    """「第1条（目的）」 → 目的."""
+    found = re.search(r"（(.+?)）", label)
+    return found.group(1) if found else ""
 
 
 def _holds(chunk: Chunk, kind: str) -> bool:

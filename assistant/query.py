@@ -88,6 +88,15 @@ _PROVISIONS = {
         r"|not (?:in|specified in|mentioned in) the agreement|揉め|もめたら|意見が(?:分かれ|食い違)|解釈"
     ),
 }
+
+
+def without_provision(text: str) -> str:
+    """The question less the words that asked for a provision (「何のため」 is not the topic 「ため」)."""
+    for pattern in _PROVISIONS.values():
+        text = pattern.sub(" ", text)
+    return text
+
+
 _YEAR = re.compile(r"(?:(令和|平成|昭和)\s*(\d+)|(?<!\d)((?:19|20)\d\d))\s*年?")
 _QUOTED_MARK = re.compile(r"[「『\"]([甲乙])[」』\"]")
 _MARK_ONLY = re.compile(r"(?<![一-龥])[甲乙](?![一-龥])")
@@ -118,6 +127,15 @@ _CLOSING = {
 _CLOSING_ABOUT = re.compile(r"協約|締結|署名|押印|結ばれ|結んだ|決ま(?:った|り)|agreement|signed|copies|協約書")
 _CURRENT = re.compile(r"現在|今の|いまの|現職|current|now\b")
 _COUNT = re.compile(r"いくつ|何個|何項目|何条まで|how many")
+# A number of things the question states (「3つの柱」, "the three main pillars"): not an ordinal (3つ目), and
+# not the parties ("the two cities"). English number words are spelled out here: ten words need no library.
+_EN_NUMBERS = {
+    w: n for n, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"], 1)
+}
+_STATED = re.compile(
+    r"(\d+)\s*(?:つ|本|項目)(?!目)"
+    rf"|\b(\d+|{'|'.join(_EN_NUMBERS)})\s+(?:[a-z]+\s+){{0,2}}(?!(?:cities|parties|municipalities)\b)[a-z]+s\b"
+)
 _COUNT_WHAT = re.compile(r"条|取組|項目|別表|article|activit|row")
 Aliases = dict[str, tuple[str, ...]]  # mark → words that name that party (甲, 久留米市, 久留米)
 
@@ -147,6 +165,7 @@ class Query:
     name: bool = False
     which_article: bool = False
     count: bool = False  # "how many articles / activities": answered from the document's structure
+    stated: tuple[int, ...] = ()  # numbers of things the question states (「3つの柱」): an article listing that many
     current: bool = False  # asks about now (現在の市長): the agreement only records the signing
     legal: bool = False
     closing: tuple[ClosingFacet, ...] = ()
@@ -249,6 +268,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         name=bool(_NAME.search(numeric)),
         which_article=bool(_WHICH_ARTICLE.search(numeric)),
         count=bool(_COUNT.search(numeric) and _COUNT_WHAT.search(numeric)),
+        stated=tuple(int(m[0] or _EN_NUMBERS.get(m[1], m[1])) for m in _STATED.findall(numeric)),
         current=bool(_CURRENT.search(numeric)),
         legal=bool(_LEGAL.search(numeric)),
         closing=_closing(numeric),

@@ -10,6 +10,7 @@ import pytest
 from assistant.engine import Engine
 from assistant.ingestion import ingest
 from assistant.settings import load_settings
+from assistant.tokenize import terms
 from assistant.types import Message
 from tests.conftest import cited_ids as cited
 from tests.conftest import write_two_agreements
@@ -136,6 +137,35 @@ def test_how_many_articles_names_the_last_one_first(engine):
 def test_how_many_of_what_an_article_lists_answers_with_that_article(engine):
     answer = engine.ask("基本方針は全部でいくつ？")
     assert cited(answer) == ["art-2"] and "（3）圏域全体の生活関連機能サービスの向上" in answer.text
+
+
+@pytest.mark.parametrize("question", ["両市が決めた三つの柱は？", "What are the three main goals of the partnership?"])
+def test_a_number_of_things_named_is_the_article_that_lists_that_many(engine, question):
+    assert cited(engine.ask(question))[0] == "art-2"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("この協約の狙いは？", "art-1"),
+        ("What is the purpose of this agreement?", "art-1"),
+        ("子育て支援の狙いは？", "annex-3-1-2"),
+    ],
+)
+def test_the_aim_of_the_agreement_is_the_article_headed_so_and_an_activitys_aim_is_its_row(engine, question, expected):
+    assert cited(engine.ask(question))[0] == expected
+
+
+@pytest.mark.parametrize(
+    "question", ["会社を作りたいけど相談するならどっちの市？", "ベンチャーを立ち上げたい、相談するなら久留米？小郡？"]
+)
+def test_a_bare_action_word_does_not_pick_the_row_that_names_one_service_with_it(engine, question):
+    """相談 is written only in 子育て相談: asked bare it is the request, and the topic (a company) decides."""
+    assert cited(engine.ask(question))[0] == "annex-1-3"
+    retriever = engine.state.retriever
+    consult, childcare = (retriever.lexical.scores(list(terms(q))) for q in ("相談したい", "子育ての相談をしたい"))
+    row = retriever.order.index("kurume-ogori/annex-3-1-2")
+    assert consult[row] == 0 < childcare[row]
 
 
 def test_which_article_an_activity_rests_on_is_the_article_that_refers_to_the_annex(engine):
