@@ -43,9 +43,14 @@ class Glossary:
 
 
 def _key(word: str) -> re.Pattern[str]:
-    """ASCII keys match whole words, plural allowed ("bus" is not in "business"); Japanese ones anywhere."""
+    """ASCII keys match whole words, plurals allowed (buses, cities; "bus" is not in "business"); Japanese
+    ones anywhere."""
     folded = fold(word)
-    return re.compile(rf"\b{re.escape(folded)}s?\b" if folded.isascii() else re.escape(folded))
+    if not folded.isascii():
+        return re.compile(re.escape(folded))
+    if folded.endswith("y"):
+        return re.compile(rf"\b{re.escape(folded[:-1])}(?:y|ies)\b")
+    return re.compile(rf"\b{re.escape(folded)}(?:e?s)?\b")
 
 
 @cache

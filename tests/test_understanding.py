@@ -50,6 +50,13 @@ def test_the_meaning_of_one_clause_finds_the_long_row_that_holds_it(engine, ques
     assert ranked[0].chunk.local_id == row
 
 
+@pytest.mark.parametrize(
+    "question", ["Who plans the buses between the two cities?", "which city looks after bus routes"]
+)
+def test_english_plurals_reach_the_glossary_entry_of_the_singular(engine, question):
+    assert cited(engine.ask(question))[0] == "annex-3-2-1"
+
+
 def test_frame_words_reach_nothing(engine):
     """「city」 and 「agreement」 are in every English question; they must not pull one unit into each answer."""
     assert engine.lexicon.expand("Which city does this agreement name?") == []
