@@ -247,9 +247,9 @@ class TemplateAnswerer:
             )
         if plan.query.current:
             lead = (
-                f"The agreement records only who signed it on {iso}; it says nothing about who holds office now. {lead}"
+                f"Not settled by the agreement: it records only who signed it on {iso}, not who holds office now. {lead}"
                 if english
-                else f"協約書に記載されているのは締結時（{date}）の署名者で、現在のことは記載がありません。{lead}"
+                else f"協約書には定めがありません（記載があるのは締結時（{date}）の署名者で、現在のことは書かれていません）。{lead}"
             )
         return Draft("\n".join([lead, *(f"「{p}」" for p in picked)]), tuple((chunk.id, p) for p in picked))
 

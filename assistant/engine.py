@@ -272,7 +272,7 @@ def _has_topic(query: Query, state: State) -> bool:
 def _outcome(plan: Plan) -> Outcome:
     if plan.kind == "no_article" and plan.pointer is not None:
         return "answer"  # a false premise corrected, with the provision the question is really about
-    if plan.kind in ("nearest", "which_partner", "not_provided"):
+    if plan.kind in ("nearest", "which_partner", "not_provided") or (plan.kind == "closing" and plan.query.current):
         return "nearest"
     return "refusal" if plan.kind in _REFUSED else "answer"
 

@@ -228,6 +228,15 @@ def test_a_wrong_year_is_corrected_in_the_first_sentence(engine):
     assert answer.text.startswith("いいえ、締結は2019年ではなく、平成28年2月23日（西暦2016年2月23日）です。")
 
 
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [("いまの久留米市長は誰？", "協約書には定めがありません"), ("Who is the current mayor of Ogori?", "Not settled")],
+)
+def test_who_holds_office_now_is_not_settled_and_shows_who_signed(engine, question, lead):
+    answer = engine.ask(question)
+    assert answer.outcome == "nearest" and answer.text.startswith(lead) and cited(answer) == ["closing"]
+
+
 def test_a_term_question_says_there_is_none_not_the_signing_date(engine):
     answer = engine.ask("この協約の有効期間はいつまで？")
     assert "有効期限についての定めはありません" in answer.text and "平成28年" not in answer.text
