@@ -123,7 +123,14 @@ def _meaningful(term: str) -> bool:
 
 def dense_query(text: str, query_lemmas: list[str]) -> str:
     """What the embedder sees. Its cost grows with length, so a long question (or one carrying its
-    history) is embedded as its distinct content words, which keep every topic it mentions."""
+    history) is embedded as its distinct content words, which keep every topic it mentions.
+
+    An English question keeps its wording and the Japanese terms its words reached, up to twice the length
+    (English words are few tokens each): cut to its first English words, the terms were lost, and the
+    embedder matches English words poorly against the Japanese text (dense-only first citation on the
+    English questions of dev and set D: 59% cut, 86% kept)."""
+    if sum(not c.isascii() for c in text) * 4 < len(text):
+        return text[: 2 * _DENSE_CHARS]
     if len(text) <= _DENSE_CHARS:
         return text
     return " ".join(dict.fromkeys(query_lemmas))[:_DENSE_CHARS]

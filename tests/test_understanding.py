@@ -57,6 +57,22 @@ def test_english_plurals_reach_the_glossary_entry_of_the_singular(engine, questi
     assert cited(engine.ask(question))[0] == "annex-3-2-1"
 
 
+@pytest.mark.parametrize(
+    ("question", "row"),
+    [
+        ("Which city is in charge of attracting new companies and factories to our region?", "annex-1-3"),
+        ("Who arranges joint training sessions for the staff of both city halls?", "annex-3-3-1"),
+        ("Who is responsible for promoting the region's local products in big cities?", "annex-1-2"),
+    ],
+)
+def test_a_long_english_question_is_embedded_with_the_japanese_terms_it_reached(engine, question, row):
+    """Dense ranking alone: cut to its first English words, such a question lost its terms and found
+    unrelated rows (企業誘致 went to シティプラザ)."""
+    query = engine.understand(question, (), engine.state)
+    ranked = engine.state.retriever.search(query.search_text, mode="dense", k=3, cascade=False)
+    assert ranked[0].chunk.local_id == row
+
+
 def test_frame_words_reach_nothing(engine):
     """「city」 and 「agreement」 are in every English question; they must not pull one unit into each answer."""
     assert engine.lexicon.expand("Which city does this agreement name?") == []
