@@ -80,6 +80,12 @@ class TemplateAnswerer:
         roles = row_cells(chunk)
         lead, quotes = _role_summary(chunk, plan, english)
         lines = [lead]
+        if headings := [c for c in plan.chunks[1:] if c.kind == "section"]:  # asked which area: said first
+            quotes += [(c.id, c.text.split("\n", 1)[0]) for c in headings]
+            path = " › ".join(f"「{c.text.split(chr(10), 1)[0]}」" for c in headings)
+            lines.insert(
+                0, f"This activity is listed under {path}." if english else f"この取組は {path} に入っています。"
+            )
         lines.append(f"Under {chunk.label}, the roles are:" if english else f"{chunk.label} の役割分担です。")
         for mark, city in plan.parties:
             role = roles[mark]

@@ -312,4 +312,8 @@ def plan_for(chunk: Chunk, query: Query, parties: tuple[tuple[str, str], ...], s
     if kind is None:  # an item: show it with its article
         article = scope.unit(f"art-{chunk.metadata.get('article')}") or chunk
         return Plan("item", query, (chunk, article), parties)
+    if kind == "row" and query.which_area:  # the headings above it, outermost first: section-3, section-3-1
+        path = chunk.local_id.removeprefix("annex-").split("-")[:-1]
+        headings = [scope.unit("section-" + "-".join(path[:n])) for n in range(1, len(path) + 1)]
+        return Plan("row", query, (chunk, *(h for h in headings if h)), parties)
     return Plan(kind, query, (chunk,), parties)  # type: ignore[arg-type]

@@ -48,6 +48,8 @@ _DEFINITION = re.compile(
 )
 _NAME = re.compile(r"正式な名前|正式名称|名称|題名|タイトル|official name|title of")
 # Question shapes (grammar, not topics): which provision governs something, what kind of fact is asked.
+# Which area of the 別表 an activity falls under (「子育てサロンはどの分野？」): the row is answered with its headings.
+_WHICH_AREA = re.compile(r"(?:どの|何の|どこの|どういう)(?:分野|区分|カテゴリ)|which (?:area|section|field|category)")
 _WHICH_ARTICLE = re.compile(
     r"第?何条|どの条|条文|根拠|どこで定め|どこに(?:書|定め|規定)|which (?:article|provision|clause|part)"
     r"|where (?:in|does) the agreement|what article|basis for"
@@ -165,6 +167,7 @@ class Query:
     definition: bool = False
     name: bool = False
     which_article: bool = False
+    which_area: bool = False  # 「どの分野に入る？」: name the 別表 headings above the row
     count: bool = False  # "how many articles / activities": answered from the document's structure
     stated: tuple[int, ...] = ()  # numbers of things the question states (「3つの柱」): an article listing that many
     current: bool = False  # asks about now (現在の市長): the agreement only records the signing
@@ -268,6 +271,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         definition=bool(_DEFINITION.search(numeric) or (lexicon.named_mark and lexicon.named_mark.search(numeric))),
         name=bool(_NAME.search(numeric)),
         which_article=bool(_WHICH_ARTICLE.search(numeric)),
+        which_area=bool(_WHICH_AREA.search(numeric)),
         count=bool(_COUNT.search(numeric) and _COUNT_WHAT.search(numeric)),
         stated=tuple(int(m[0] or _EN_NUMBERS.get(m[1], m[1])) for m in _STATED.findall(numeric)),
         current=bool(_CURRENT.search(numeric)),
