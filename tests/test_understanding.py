@@ -194,7 +194,9 @@ def test_a_bare_action_word_does_not_pick_the_row_that_names_one_service_with_it
 def test_which_area_an_activity_is_in_names_its_headings_first(engine):
     answer = engine.ask("バスの利便性を上げる取組は別表のどの分野？")
     assert cited(answer) == ["annex-3-2-1", "section-3", "section-3-2"]
-    assert answer.text.startswith("この取組は 「別表 (3) 圏域全体の生活関連機能サービスの向上に関する取組」 › 「別表 (3)② 結びつき")
+    assert answer.text.startswith(
+        "この取組は 「別表 (3) 圏域全体の生活関連機能サービスの向上に関する取組」 › 「別表 (3)② 結びつき"
+    )
 
 
 def test_which_article_an_activity_rests_on_is_the_article_that_refers_to_the_annex(engine):
