@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -208,9 +207,7 @@ class TemplateAnswerer:
             else f"協約書は、前文、{len(articles)}か条の本文、末文、別表（{len(rows)}の取組）で構成されています。"
         )
         lines, quotes = [lead], []
-        if (
-            articles and plan.query.count and re.search(r"条|article", plan.query.text, re.IGNORECASE)
-        ):  # 「第何条まで？」: the last article answers
+        if articles and plan.detail == "articles":  # asked about the articles as a set: how many, first
             last = articles[-1]
             lines[0] = (
                 f"The body runs from Article 1 to {last.label} ({len(articles)} articles). {lead}"

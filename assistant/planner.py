@@ -108,9 +108,11 @@ class Planner:
             return Plan("article", query, (article,), parties)
         if query.stated and not query.count and query.section is None and (article := self._lists(query.stated)):
             return Plan("article", query, (article,), parties)  # 「3つの柱は？」: the article with three items
-        counts_articles = query.count and re.search(r"何条|何か条|articles", query.text, re.IGNORECASE)
-        if counts_articles or (query.count and not query.listing) or (query.overview and not query.expansions):
-            return Plan("outline", query, tuple(self.scope.of_kind("article", "annex_row")), parties)
+        # 「全部で何条？」「各条の見出しを全部」: the articles as a set, counted or listed, open with how many.
+        articles = (query.count or query.listing) and _ARTICLES.search(query.text)
+        if articles or (query.count and not query.listing) or (query.overview and not query.expansions):
+            outline = tuple(self.scope.of_kind("article", "annex_row"))
+            return Plan("outline", query, outline, parties, detail="articles" if articles else "")
         if (
             query.section
             and not query.comparison
@@ -295,6 +297,9 @@ class Planner:
             related = tuple(s.chunk for s in ranked[:3] if s is top or s.lexical > 0 or s.dense >= top.dense - 0.02)
             return Plan("nearest", query, related, parties, detail=ask)
         return plan_for(top.chunk, query, parties, self.scope)
+
+
+_ARTICLES = re.compile(r"何条|何か条|各条|全条|条文|見出し|\barticles\b", re.IGNORECASE)
 
 
 def _heading(label: str) -> str:

@@ -157,6 +157,15 @@ def test_how_many_articles_names_the_last_one_first(engine):
     assert cited(answer)[0] == "art-5" and answer.text.startswith("本文は第1条から第5条（協議）までの5か条です。")
 
 
+@pytest.mark.parametrize(
+    "question", ["協約は全部で何条？", "各条の見出しを一覧で", "List the headings of all articles"]
+)
+def test_the_articles_counted_or_listed_as_a_set_get_the_outline_with_how_many_first(engine, question):
+    answer = engine.ask(question)
+    assert cited(answer)[:5] == ["art-5", "art-1", "art-2", "art-3", "art-4"]
+    assert answer.text.startswith(("本文は第1条から第5条（協議）までの5か条です。", "The body runs from Article 1"))
+
+
 def test_how_many_of_what_an_article_lists_answers_with_that_article(engine):
     answer = engine.ask("基本方針は全部でいくつ？")
     assert cited(answer) == ["art-2"] and "（3）圏域全体の生活関連機能サービスの向上" in answer.text
