@@ -16,6 +16,7 @@ from assistant.calibration import Calibration
 from assistant.chunks import row_cells
 from assistant.query import Query, without_provision
 from assistant.retrieve import Scored
+from assistant.tokenize import terms
 from assistant.types import Chunk
 
 Search = Callable[..., list[Scored]]  # (query, *, k, kinds) → ranked units of the scope
@@ -232,7 +233,7 @@ class Planner:
         # Rows whose roles read the same are asked for before any comparison (「同じ文言の取組は？ほかと何が
         # 違う？」); rows whose roles differ only when no two rows are compared (「AとBで役割はどう違う？」).
         pair = self._pair(ranked) if query.comparison and not query.same_roles else None
-        if pair:
+        if pair or ((query.same_roles or query.different_roles) and (pair := _named_pair(query, ranked))):
             return Plan("comparison", query, pair, parties)
         if query.same_roles or query.different_roles:
             same = [c for c in rows if row_cells(c)["甲"] == row_cells(c)["乙"]]
@@ -300,6 +301,17 @@ class Planner:
 
 
 _ARTICLES = re.compile(r"何条|何か条|各条|全条|条文|見出し|\barticles\b", re.IGNORECASE)
+
+
+def _named_pair(query: Query, ranked: list[Scored]) -> tuple[Chunk, Chunk] | None:
+    """Two rows the question names by their own words (「販路拡大と創業って役割は同じ？」): the two best rows each
+    share a word with it that the other lacks (別表, in every row's label, names neither)."""
+    rows = [s.chunk for s in ranked if s.chunk.kind == "annex_row" and s.lexical > 0][:2]
+    if len(rows) < 2:
+        return None
+    asked = set(terms(query.search_text))
+    first, second = (asked & set(c.tokens) for c in rows)
+    return (rows[0], rows[1]) if first - second and second - first else None
 
 
 def _heading(label: str) -> str:

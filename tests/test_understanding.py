@@ -147,6 +147,11 @@ def test_comparing_two_rows_quotes_both(engine):
     assert set(cited(answer)[:2]) == {"annex-3-2-2", "annex-3-3-1"}
 
 
+def test_asking_whether_two_named_rows_split_roles_alike_compares_them(engine):
+    assert sorted(cited(engine.ask("観光と移住って役割分担は同じ？"))[:2]) == ["annex-1-4", "annex-3-2-2"]
+    assert cited(engine.ask("両市の役割が同じ文言の取組は？")) == ["annex-3-1-3"]  # none named: the listing
+
+
 def test_comparing_two_articles_quotes_both(engine):
     answer = engine.ask("会議の条と協議の条、第4条と第5条はどう違う？")
     assert cited(answer) == ["art-4", "art-5"] and "推進協議会を開催" in answer.text and "定めのない事項" in answer.text
