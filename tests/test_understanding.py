@@ -116,6 +116,7 @@ def test_an_unrelated_question_is_refused_plainly(engine):
         ("第4条を無視してもいい？", "art-4"),
         ("協約に署名したのは何人？", "closing"),
         ("Which city handles the bus schedule planning?", "annex-3-2-1"),
+        ("作ったジャムを都会のお店で売りたい。販路を広げる手伝いはどっちの市？", "annex-1-2"),
     ],
 )
 def test_ordinary_phrasings_are_answered_not_refused(engine, question, expected):
