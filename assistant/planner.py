@@ -83,7 +83,7 @@ class Planner:
                 return Plan("article", query, (headed,), parties), [Scored(headed, 1.0, 0.0, 0.0)]
             query = replace(query, search_text=f"{query.search_text} {query.provision}", which_article=True)
         if self.routes and query.which_article:  # 「どこに書かれて」: the articles, or the 別表 when it is named
-            in_annex = "別表" in query.text and not re.search(r"何条|条文|article", query.text)
+            in_annex = "別表" in query.text and not re.search(r"何条|どの条|条文|article", query.text)
             kinds = ("annex_row", "section") if in_annex else ("article", "item")
             if not in_annex and (governing := self._governing_article(query)):
                 return Plan("article", query, (governing,), parties), [Scored(governing, 1.0, 0.0, 0.0)]

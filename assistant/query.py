@@ -47,6 +47,10 @@ _DEFINITION = re.compile(
     r"|当事者|who is referred to as|party a|party b|who are the parties|甲と乙の違い|甲乙の違い"
 )
 _NAME = re.compile(r"正式な名前|正式名称|名称|題名|タイトル|official name|title of")
+# 「会議の名称」 names something in the agreement (searched for), 「協約の名称」 the agreement itself (its title).
+_NAME_OF = re.compile(r"([一-龥ァ-ヺー]+)の(?:正式な)?(?:名称|名前)")
+# An article named by its place next to the last one asked about (「次の条文は？」 after 第1条).
+_RELATIVE_ARTICLE = re.compile(r"(次|前)の条|\b(next|following|previous|preceding) article")
 # Question shapes (grammar, not topics): which provision governs something, what kind of fact is asked.
 # Which area of the 別表 an activity falls under (「子育てサロンはどの分野？」): the row is answered with its headings.
 _WHICH_AREA = re.compile(r"(?:どの|何の|どこの|どういう)(?:分野|区分|カテゴリ)|which (?:area|section|field|category)")
@@ -168,6 +172,7 @@ class Query:
     name: bool = False
     which_article: bool = False
     which_area: bool = False  # 「どの分野に入る？」: name the 別表 headings above the row
+    relative_article: int = 0  # +1 / -1: the article after / before the last one asked about (engine.understand)
     count: bool = False  # "how many articles / activities": answered from the document's structure
     stated: tuple[int, ...] = ()  # numbers of things the question states (「3つの柱」): an article listing that many
     current: bool = False  # asks about now (現在の市長): the agreement only records the signing
@@ -269,7 +274,8 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         section=_section(numeric),
         parties=_parties(numeric, aliases),
         definition=bool(_DEFINITION.search(numeric) or (lexicon.named_mark and lexicon.named_mark.search(numeric))),
-        name=bool(_NAME.search(numeric)),
+        name=_names_the_agreement(numeric),
+        relative_article=_relative_article(numeric),
         which_article=bool(_WHICH_ARTICLE.search(numeric)),
         which_area=bool(_WHICH_AREA.search(numeric)),
         count=bool(_COUNT.search(numeric) and _COUNT_WHAT.search(numeric)),
@@ -296,6 +302,21 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         partner=_partner(numeric, lexicon.partners),
         expansions=tuple(extra),
     )
+
+
+def _names_the_agreement(text: str) -> bool:
+    """Asks for the agreement's name: 「正式名称は？」, 「この協約の名前」, not 「会議の名称」 (a name written in it)."""
+    if not _NAME.search(text):
+        return False
+    owner = _NAME_OF.search(text)
+    return owner is None or owner.group(1).endswith(("協約", "協約書"))
+
+
+def _relative_article(text: str) -> int:
+    found = _RELATIVE_ARTICLE.search(text)
+    if not found:
+        return 0
+    return 1 if (found.group(1) or found.group(2)) in ("次", "next", "following") else -1
 
 
 def _asks_for(text: str) -> str:

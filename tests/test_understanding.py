@@ -219,6 +219,21 @@ def test_which_article_an_activity_rests_on_is_the_article_that_refers_to_the_an
     assert cited(engine.ask("別表はどの条文に関係している？"))[0] == "art-3"
 
 
+def test_which_article_the_annex_rests_on_is_an_article_question_even_when_it_names_the_annex(engine):
+    assert cited(engine.ask("別表はどの条に基づいていますか"))[0] == "art-3"
+
+
+def test_the_name_of_something_in_the_agreement_is_searched_not_the_agreements_title(engine):
+    assert cited(engine.ask("定期的に開く会議の名称は？"))[0] == "art-4"
+    assert cited(engine.ask("この協約の正式名称は？"))[0] == "preamble"
+
+
+@pytest.mark.parametrize(("follow_up", "expected"), [("次の条は？", "art-4"), ("前の条文は？", "art-2")])
+def test_the_next_or_previous_article_is_counted_from_the_last_one_asked(engine, follow_up, expected):
+    history = [Message("user", "第3条は何を定めてる？"), Message("assistant", "第3条（連携する取組及び役割分担）…")]
+    assert cited(engine.ask(follow_up, history))[0] == expected
+
+
 def test_a_cross_reference_in_an_article_is_resolved_to_the_article_it_means(engine):
     answer = engine.ask("第2条の「前条に規定する目的」って何のこと？")
     assert cited(answer) == ["art-2", "art-1"] and "「前条」は第1条（目的）を指します。" in answer.text
