@@ -181,12 +181,15 @@ def _english_pairs(
     words every question about the agreement uses would otherwise pull one unit into every answer."""
     reachable = [t for t in vocabulary if len(t) > 1 and not _KANA_ONLY.fullmatch(t) and t not in generic]
     glosses = english([*reachable, *FRAME_WORDS])
-    framed = {gloss for word in FRAME_WORDS for gloss in glosses.get(word, ())}
+    framed = {gloss for word in FRAME_WORDS for gloss in glosses.get(word, ())} | set(ENGLISH_FRAME)
     return [(g, t) for t in reachable for g in glosses.get(t, ()) if g not in framed and _usable_key(g)]
 
 
 # Words of the question frame rather than its topic: the parties, the document, roles (see retrieve.GENERIC_TERMS).
 FRAME_WORDS = ("協約", "協約書", "市", "役割", "分担", "取組", "住民", "圏域", "両市")
+# The English frame of a role question (which city leads / runs / handles / is responsible for X): as glosses
+# these reach 営む, 扱う and 主体的, and pulled 第1条 or the one row saying 主体的 into such questions.
+ENGLISH_FRAME = ("lead", "run", "responsible", "handle", "manage", "in charge", "take care of", "do", "carry out")
 
 
 def _targets(term: str, dictionary: SynonymDictionary, generic: Collection[str]) -> list[str]:

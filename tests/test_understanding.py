@@ -76,6 +76,7 @@ def test_a_long_english_question_is_embedded_with_the_japanese_terms_it_reached(
 def test_frame_words_reach_nothing(engine):
     """「city」 and 「agreement」 are in every English question; they must not pull one unit into each answer."""
     assert engine.lexicon.expand("Which city does this agreement name?") == []
+    assert engine.lexicon.expand("Which city leads it, runs it and is responsible?") == []  # not 営む, 主体的
 
 
 # --- answer, nearest, refuse -------------------------------------------------------------------------------
