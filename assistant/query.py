@@ -52,12 +52,12 @@ _NAME_OF = re.compile(r"([一-龥ァ-ヺー]+)の(?:正式な)?(?:名称|名前)
 # An article named by its place next to the last one asked about (「次の条文は？」 after 第1条).
 _RELATIVE_ARTICLE = re.compile(r"(次|前)の条|\b(next|following|previous|preceding) article")
 # Question shapes (grammar, not topics): which provision governs something, what kind of fact is asked.
-# Which area of the 別表 an activity falls under (「子育てサロンはどの分野？」): the row is answered with its headings.
-_WHICH_AREA = re.compile(r"(?:どの|何の|どこの|どういう)(?:分野|区分|カテゴリ)|which (?:area|section|field|category)")
 _WHICH_ARTICLE = re.compile(
     r"第?何条|どの条|条文|根拠|どこで定め|どこに(?:書|定め|規定)|which (?:article|provision|clause|part)"
     r"|where (?:in|does) the agreement|what article|basis for"
 )
+# Which area of the 別表 an activity falls under (「子育てサロンはどの分野？」): the row is answered with its headings.
+_WHICH_AREA = re.compile(r"(?:どの|何の|どこの|どういう)(?:分野|区分|カテゴリ)|which (?:area|section|field|category)")
 _LEGAL = re.compile(r"法律|法令|法的|地方自治法|根拠法|\blaw\b|legal basis|statut")
 _LISTING = re.compile(
     r"全部|一覧|すべて|全て|ぜんぶ|それぞれ|挙げ|\ball\b|\blist\b|\beverything\b|どんな取組|どのような取組|取組は何"
