@@ -80,8 +80,9 @@ class TemplateAnswerer:
         lead, quotes = _role_summary(chunk, plan, english)
         lines = [lead]
         if headings := [c for c in plan.chunks[1:] if c.kind == "section"]:  # asked which area: said first
-            quotes += [(c.id, c.text.split("\n", 1)[0]) for c in headings]
-            path = " › ".join(f"「{c.text.split(chr(10), 1)[0]}」" for c in headings)
+            names = [c.text.split("\n", 1)[0] for c in headings]
+            quotes += [(c.id, name) for c, name in zip(headings, names, strict=True)]
+            path = " › ".join(f"「{name}」" for name in names)
             lines.insert(
                 0, f"This activity is listed under {path}." if english else f"この取組は {path} に入っています。"
             )

@@ -169,9 +169,9 @@ class Planner:
     def _named_article(self, query: Query) -> Chunk | None:
         """The article with items whose heading the question uses (第2条（基本方針） for 「基本方針は…」)."""
         for article in self.scope.of_kind("article"):
-            heading = re.search(r"（(.+)）", article.label)
+            heading = _heading(article.label)
             listed = self.scope.unit(f"{article.local_id}-1") is not None
-            if listed and heading and heading.group(1) in query.text:
+            if listed and heading and heading in query.text:
                 return article
         return None
 
