@@ -213,7 +213,8 @@ class Engine:
         previous = next((m.content for m in reversed(history) if m.role == "user" and m.content.strip()), "")
         if query.relative_article and query.article is None and previous:  # 「次の条文は？」 after 第1条
             last = analyze(previous, state.lexicon, limit=limit).article
-            return replace(query, article=last + query.relative_article) if last else query
+            if last and last + query.relative_article >= 1:  # before 第1条 there is none: read as a follow-up
+                return replace(query, article=last + query.relative_article)
         if not previous or not query.text or query.provision or (_has_topic(query, state) and not query.again):
             return query  # a provision asked about (「書いてないことが出てきたら？」) is a whole topic of its own
         replied = next((m.content for m in reversed(history) if m.role == "assistant"), "")

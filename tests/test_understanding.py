@@ -235,6 +235,11 @@ def test_the_next_or_previous_article_is_counted_from_the_last_one_asked(engine,
     assert cited(engine.ask(follow_up, history))[0] == expected
 
 
+def test_the_article_before_the_first_is_not_taken_for_another_article(engine):
+    history = [Message("user", "第1条は何を定めてる？"), Message("assistant", "第1条（目的）…")]
+    assert "art-2" not in cited(engine.ask("前の条は？", history))
+
+
 def test_a_cross_reference_in_an_article_is_resolved_to_the_article_it_means(engine):
     answer = engine.ask("第2条の「前条に規定する目的」って何のこと？")
     assert cited(answer) == ["art-2", "art-1"] and "「前条」は第1条（目的）を指します。" in answer.text
