@@ -11,6 +11,7 @@ from typing import Literal
 
 from assistant.glossary import Glossary, Topic
 from assistant.normalize import arabic_numerals, fold, nfkc
+from assistant.synonyms import ENGLISH_FRAME
 from assistant.tokenize import asked_quantities, lemmas
 
 Language = Literal["ja", "en"]
@@ -261,7 +262,9 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         folded = " ".join([folded, *read])
     numeric = _QUOTED_MARK.sub(r"\1", arabic_numerals(folded))  # 「甲」と「乙」は… asks what 甲 and 乙 are
     language = detect_language(text)
-    extra = glossary.expand(numeric) + lexicon.expand(numeric)
+    topical = without_english_verbs(numeric)
+    actions = " ; ".join(gerund for verb in english_verbs(numeric) for gerund in _gerunds(verb))
+    extra = list(dict.fromkeys(glossary.expand(topical) + lexicon.expand(topical) + lexicon.expand(actions)))
     return Query(
         raw=raw,
         text=text,
@@ -302,6 +305,34 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         partner=_partner(numeric, lexicon.partners),
         expansions=tuple(extra),
     )
+
+
+# An English word used as a verb: after a negated auxiliary or a subject pronoun, or before an object's
+# determiner. The glossary and the dictionary map English nouns (train → 公共交通, address → 番地), and the
+# verb of the same spelling asks about something else ("Do they train their staff", "doesn't address").
+# No English tagger installs offline, so the cue is these closed-class words, not a list of topics.
+_ENGLISH_VERB = re.compile(
+    r"(?:\b(?:doesn't|don't|didn't|won't|can't|cannot|not|never|i|we|they|you|it)\s+)([a-z]+)\b"
+    r"|\b([a-z]+)(?=\s+(?:the|a|an|their|our|its|my|your|his|her|them|us)\b)"
+)
+
+
+def without_english_verbs(text: str) -> str:
+    """`text` with its English verbs blanked, for looking up the terms its nouns stand for."""
+    return _ENGLISH_VERB.sub(lambda m: m.group(0).replace(m.group(1) or m.group(2), " "), text)
+
+
+def english_verbs(text: str) -> list[str]:
+    """The English verbs of `text` (see _ENGLISH_VERB), the question's frame (lead, run, handle…) left out."""
+    verbs = [m.group(1) or m.group(2) for m in _ENGLISH_VERB.finditer(text)]
+    return [v for v in verbs if len(v) > 2 and v.removesuffix("s") not in ENGLISH_FRAME and v not in ENGLISH_FRAME]
+
+
+def _gerunds(verb: str) -> tuple[str, ...]:
+    """The -ing forms a verb may take (train → training, manage → managing, plan → planning): the agreement's
+    action nouns (研修, 企画) are glossed as gerunds, so a verb reaches its term through them."""
+    stem = verb[:-1] if verb.endswith("s") and not verb.endswith("ss") else verb
+    return tuple(dict.fromkeys([stem + "ing", stem.removesuffix("e") + "ing", stem + stem[-1] + "ing"]))
 
 
 def _names_the_agreement(text: str) -> bool:

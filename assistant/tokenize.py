@@ -44,19 +44,23 @@ def tokens(text: str) -> tuple[Token, ...]:
 
 # Counters whose questions other parts answer: dates and times (the closing block, the "date" / "time" kinds) and
 # the agreement's own structure (第何条, 第何号, 何番目: the routes).
-_OTHER_COUNTERS = frozenset({"年", "月", "日", "時", "分", "秒", "曜", "条", "号", "項", "番", "度"})
+_OTHER_COUNTERS = frozenset(
+    {"年", "月", "日", "時", "分", "秒", "曜", "条", "号", "項", "番", "度", "項目", "分野", "取組", "事業"}
+)
 
 
 def asked_quantities(text: str) -> set[str]:
-    """What quantity a question asks for, read from its grammar rather than a word list: "count" for 何 before
-    a counter (何台, 何回, 何件, 何か所, 何歳; UniDic tags counters), "amount" for a fee suffix (チケット代,
-    駐車料, 使用料: 代 and 料 as suffixes, not 時代 or 世代)."""
+    """What quantity a question asks for, read from its grammar rather than a word list: "count" for the numeral
+    何 before a counter or any noun (何台, 何回, 何か所, 何歳, 何席, 何%: UniDic tags few counters, and 何 + noun
+    asks for a number whatever the noun), "amount" for a fee suffix (チケット代, 駐車料, 使用料: 代 and 料 as
+    suffixes, not 時代 or 世代)."""
     words = list(_tagger()(nfkc(text)))
     found = set()
     for before, word in itertools.pairwise(words):
         feature = word.feature
-        counter = feature.pos3 == "助数詞可能" or feature.pos3 == "助数詞"
-        if before.surface == "何" and counter and word.surface not in _OTHER_COUNTERS:
+        # 何 may be tagged a pronoun (何部屋 read as "what room"): a fact is asked all the same.
+        counter = feature.pos1 == "名詞"
+        if before.surface == "何" and (counter or word.surface == "%") and word.surface not in _OTHER_COUNTERS:
             found.add("count")
         if feature.pos1 == "接尾辞" and word.surface in ("代", "料") and before.feature.pos1 == "名詞":
             found.add("amount")

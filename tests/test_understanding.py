@@ -79,6 +79,24 @@ def test_frame_words_reach_nothing(engine):
     assert engine.lexicon.expand("Which city leads it, runs it and is responsible?") == []  # not 営む, 主体的
 
 
+@pytest.mark.parametrize(
+    ("question", "row"),
+    [
+        ("Do the two city halls train their employees together?", "annex-3-3-1"),
+        ("Who will train the staff of the two city halls?", "annex-3-3-1"),
+    ],
+)
+def test_an_english_verb_reaches_the_action_noun_not_the_noun_of_the_same_spelling(engine, question, row):
+    """「train」 as a verb is 研修 (glossed "training"), not the train of 公共交通; the same for every verb."""
+    query = engine.understand(question, (), engine.state)
+    assert "公共交通" not in query.expansions
+    assert cited(engine.ask(question))[0] == row
+
+
+def test_an_english_noun_still_reaches_its_term(engine):
+    assert "公共交通" in engine.understand("Is there a train to Kurume?", (), engine.state).expansions
+
+
 # --- answer, nearest, refuse -------------------------------------------------------------------------------
 
 
@@ -90,6 +108,8 @@ def test_frame_words_reach_nothing(engine):
         ("推進協議会は何曜日に開かれるの？", "art-4"),
         ("推進協議会って年に何回やるの？", "art-4"),  # 何 + a counter: a count
         ("シティプラザの駐車場は何台分ある？", "annex-2-1"),
+        ("子育てサロンは何部屋あるの？", "annex-3-1-2"),  # 何 + any noun asks for a number (部屋 is no counter)
+        ("移住すると補助金は何%もらえる？", "annex-3-2-2"),
         ("シティプラザの使用料を知りたい", "annex-2-1"),  # a fee suffix (料, 代), not 時代 or 世代
         ("一時預かりの申し込み方法を教えて", "annex-3-1-2"),  # a procedure the agreement does not set
     ],
