@@ -149,6 +149,12 @@ class TemplateAnswerer:
         chunk, *referred = plan.chunks
         body = annotate(chunk.text, plan.parties)
         lead = f"{chunk.label} reads:" if english else f"{chunk.label}には次のとおり定められています。"
+        if plan.detail:  # the question placed this in another article: corrected first
+            lead = (
+                f"That is not in {plan.detail} but in {chunk.label}, which reads:"
+                if english
+                else f"お尋ねの内容は{plan.detail}ではなく、{chunk.label}に定められています。"
+            )
         lines, quotes = [f"{lead}\n「{body}」"], [(chunk.id, body)]
         for other in referred:  # the article a 前条 / 次条 in it points to
             text = annotate(other.text, plan.parties)

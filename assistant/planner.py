@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from assistant.answer import Plan
 from assistant.calibration import Calibration
 from assistant.chunks import row_cells
-from assistant.query import Query, without_provision
-from assistant.retrieve import Scored
+from assistant.query import Query, without_articles, without_provision
+from assistant.retrieve import GENERIC_TERMS, Scored
 from assistant.tokenize import terms
 from assistant.types import Chunk
 
@@ -188,6 +188,8 @@ class Planner:
             missing = f"第{number}条" + (f"第{query.item}号" if article and query.item else "")
             return Plan("no_article", query, parties=parties, detail=missing, pointer=article or self._topic_of(query))
         if query.item is None:
+            if elsewhere := self._topic_elsewhere(query, article):  # 「協議会は第3条ですよね？」: 第4条, said so
+                return Plan("article", query, (elsewhere,), parties, detail=article.label)
             referred = self._referred(query, article)
             return Plan("article", query, (article, *referred), parties)
         return Plan("item", query, (self.scope.units[f"art-{number}-{query.item}"], article), parties)
@@ -201,6 +203,20 @@ class Planner:
             if word in query.text and word in article.text and (other := self.scope.unit(f"art-{number + step}")):
                 out.append(other)
         return tuple(out)
+
+    def _topic_elsewhere(self, query: Query, named: Chunk) -> Chunk | None:
+        """The article that holds what the question asks of `named`, when `named` has none of its words and the
+        other shares two or more with it: the question's premise (which article says it) is wrong, and the
+        answer is the article that does. One shared word is no premise: 「第3条は何を規定？」 shares 規定
+        with 第2条 and asks what 第3条 says."""
+        asked = set(terms(without_articles(query.search_text))) - GENERIC_TERMS
+        if asked & set(named.tokens):
+            return None
+        topic = replace(query, search_text=without_articles(query.search_text))
+        ranked = self.search(topic, k=1, kinds=("article",), lexical_only=True)
+        if not ranked or ranked[0].chunk.id == named.id or len(asked & set(ranked[0].chunk.tokens)) < 2:
+            return None
+        return ranked[0].chunk
 
     def _topic_of(self, query: Query) -> Chunk | None:
         """What a question about a missing article is really about (「第7条の推進協議会」 → 第4条)."""

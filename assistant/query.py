@@ -98,6 +98,11 @@ _PROVISIONS = {
 }
 
 
+def without_articles(text: str) -> str:
+    """The question less its article references (第3条, Article 3): what it asks about them."""
+    return _ARTICLE.sub(" ", text)
+
+
 def without_provision(text: str) -> str:
     """The question less the words that asked for a provision (「何のため」 is not the topic 「ため」)."""
     for pattern in _PROVISIONS.values():

@@ -298,6 +298,20 @@ def test_a_missing_article_is_corrected_first_with_the_article_the_topic_is_in(e
     assert cited(answer) == ["art-4"] and answer.outcome == "answer"
 
 
+@pytest.mark.parametrize(
+    "question", ["推進協議会を開くことは第2条に書いてある？", "Article 1 sets up the promotion council, right?"]
+)
+def test_a_topic_placed_in_the_wrong_article_is_corrected_first_with_the_article_it_is_in(engine, question):
+    answer = engine.ask(question)
+    assert cited(answer)[0] == "art-4"
+    assert ("ではなく" in answer.text.splitlines()[0]) or answer.text.startswith("That is not in")
+
+
+def test_what_an_article_says_is_that_article_even_when_its_words_are_in_another(engine):
+    """規定 is written in 第2条 (前条に規定する), not in 第3条: one shared word is no premise to correct."""
+    assert cited(engine.ask("第3条は何を規定していますか"))[0] == "art-3"
+
+
 def test_dates_are_also_given_in_the_western_calendar(engine):
     answer = engine.ask("協約を結んだのはいつ？")
     assert "平成28年2月23日" in answer.text and "2016年2月23日" in answer.text
