@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from assistant.answer import Plan
 from assistant.calibration import Calibration
 from assistant.chunks import row_cells
+from assistant.normalize import fold
 from assistant.query import Query, without_articles, without_provision
 from assistant.retrieve import GENERIC_TERMS, Scored
 from assistant.tokenize import terms
@@ -187,6 +188,8 @@ class Planner:
         if article is None or (query.item and self.scope.unit(f"art-{number}-{query.item}") is None):
             missing = f"第{number}条" + (f"第{query.item}号" if article and query.item else "")
             return Plan("no_article", query, parties=parties, detail=missing, pointer=article or self._topic_of(query))
+        if query.item is None and (quoted := self._item_quoted(query, number)):  # 「…」は第2条の何号？
+            return Plan("item", query, (quoted, article), parties)
         if query.item is None:
             if elsewhere := self._topic_elsewhere(query, article):  # 「協議会は第3条ですよね？」: 第4条, said so
                 return Plan("article", query, (elsewhere,), parties, detail=article.label)
@@ -203,6 +206,11 @@ class Planner:
             if word in query.text and word in article.text and (other := self.scope.unit(f"art-{number + step}")):
                 out.append(other)
         return tuple(out)
+
+    def _item_quoted(self, query: Query, number: int) -> Chunk | None:
+        """The item of article `number` whose text holds words the question quotes."""
+        items = [c for c in self.scope.of_kind("item") if c.metadata.get("article") == number]
+        return next((c for c in items for quote in query.quotes if fold(quote) in fold(c.text)), None)
 
     def _topic_elsewhere(self, query: Query, named: Chunk) -> Chunk | None:
         """The article that holds what the question asks of `named`, when `named` has none of its words and the

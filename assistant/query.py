@@ -88,7 +88,8 @@ _WHO = re.compile(r"どっち|どちら|誰|だれ|どの市|どこが|どこに
 # articles (so the article whose words these are answers, whatever its number).
 _PROVISIONS = {
     "目的": re.compile(
-        r"何のため|なんのため|狙い|ねらい|目指して|why (?:do|does|did|is|was|were)\b|purpose|trying to achieve|\bgoal"
+        r"何のため|なんのため|なぜ|どうして|狙い|ねらい|目指して|why (?:do|does|did|is|was|were)\b|purpose|trying to achieve"
+        r"|\bgoal"
     ),
     "定めのない事項 疑義 協議": re.compile(
         r"(?:書いて|書かれて|載って|定められて|決まって)(?:い)?ない|定めのない|not covered|does(?:n't| not) cover"
@@ -111,6 +112,7 @@ def without_provision(text: str) -> str:
 
 
 _YEAR = re.compile(r"(?:(令和|平成|昭和)\s*(\d+)|(?<!\d)((?:19|20)\d\d))\s*年?")
+_QUOTATION = re.compile(r"「([^「」]{2,})」")
 _QUOTED_MARK = re.compile(r"[「『\"]([甲乙])[」』\"]")
 _MARK_ONLY = re.compile(r"(?<![一-龥])[甲乙](?![一-龥])")
 # Rows whose two roles read the same (or differ): only when the question is about roles; 「同じ感じ？」
@@ -202,6 +204,7 @@ class Query:
     unknown_party: str = ""
     partner: str = ""  # slug of the agreement whose partner the question names
     expansions: tuple[str, ...] = ()  # the agreement's terms reached by the question's own words
+    quotes: tuple[str, ...] = ()  # words the question quotes in 「」 (from the agreement, as a rule)
 
 
 def clean(text: str, *, limit: int) -> tuple[str, bool]:
@@ -268,6 +271,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     numeric = _QUOTED_MARK.sub(r"\1", arabic_numerals(folded))  # 「甲」と「乙」は… asks what 甲 and 乙 are
     language = detect_language(text)
     topical = without_english_verbs(numeric)
+    unquoted = _QUOTATION.sub(" ", numeric)
     actions = " ; ".join(gerund for verb in english_verbs(numeric) for gerund in _gerunds(verb))
     extra = list(dict.fromkeys(glossary.expand(topical) + lexicon.expand(topical) + lexicon.expand(actions)))
     return Query(
@@ -290,7 +294,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         stated=tuple(int(m[0] or _EN_NUMBERS.get(m[1], m[1])) for m in _STATED.findall(numeric)),
         current=bool(_CURRENT.search(numeric)),
         legal=bool(_LEGAL.search(numeric)),
-        closing=_closing(numeric),
+        closing=_closing(numeric, nouns=topical),
         listing=bool(_LISTING.search(numeric)),
         same_roles=bool(_SAME.search(numeric) and _ROLES.search(numeric)),
         comparison=bool(_COMPARE.search(numeric)),
@@ -304,11 +308,13 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         overview=bool(_OVERVIEW.search(numeric)),
         words=tuple(w for w in lemmas(text) if len(w) > 1 and not w.isdigit()),
         injection=bool(glossary.injection.search(numeric)),
-        out_of_scope=next((t for t in glossary.out_of_scope if t.pattern.search(numeric)), None),
-        not_provided=next((t for t in glossary.not_provided if t.pattern.search(numeric)), None),
+        # Words quoted from the agreement are not the question's topic: 「一定規模の人口を維持」 asks about 第1条.
+        out_of_scope=next((t for t in glossary.out_of_scope if t.pattern.search(unquoted)), None),
+        not_provided=next((t for t in glossary.not_provided if t.pattern.search(unquoted)), None),
         unknown_party=_unknown_party(numeric, aliases),
         partner=_partner(numeric, lexicon.partners),
         expansions=tuple(extra),
+        quotes=tuple(_QUOTATION.findall(numeric)),
     )
 
 
@@ -426,8 +432,11 @@ def _find_all(text: str, word: str) -> list[int]:
     return [m.start() for m in re.finditer(re.escape(word), text)]
 
 
-def _closing(text: str) -> tuple[ClosingFacet, ...]:
-    facets = tuple(facet for facet, pattern in _CLOSING.items() if pattern.search(text))
+def _closing(text: str, *, nouns: str) -> tuple[ClosingFacet, ...]:
+    """The closing block's facets asked about; an address only as a noun (not "doesn't address it")."""
+    facets = tuple(
+        facet for facet, pattern in _CLOSING.items() if pattern.search(nouns if facet == "address" else text)
+    )
     about_closing = _CLOSING_ABOUT.search(text) or _COPIES.search(text) or any(f in facets for f in ("seal", "address"))
     return facets if about_closing or "signers" in facets else ()
 

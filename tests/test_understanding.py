@@ -312,6 +312,27 @@ def test_what_an_article_says_is_that_article_even_when_its_words_are_in_another
     assert cited(engine.ask("第3条は何を規定していますか"))[0] == "art-3"
 
 
+def test_words_quoted_from_an_article_name_its_item(engine):
+    answer = engine.ask("「生活関連機能サービスの向上」って第2条のどこ？")
+    assert cited(answer)[:2] == ["art-2-3", "art-2"] and answer.text.startswith("第2条第3号は")
+
+
+def test_a_quoted_phrase_is_not_the_questions_topic_for_the_out_of_scope_patterns(engine):
+    """「人口」 is out of scope as a figure asked for; quoted from 第1条 it asks what the article means."""
+    answer = engine.ask("第1条の「一定規模の人口を維持」ってどういう意味？")
+    assert answer.outcome == "answer" and cited(answer)[0] == "art-1"
+
+
+@pytest.mark.parametrize("question", ["どうしてこの協約を作ったの？", "なぜこの協約を結んだの？"])
+def test_why_the_agreement_exists_is_its_purpose_article(engine, question):
+    assert cited(engine.ask(question))[0] == "art-1"
+
+
+def test_address_as_a_verb_is_not_the_closing_blocks_addresses(engine):
+    assert engine.understand("What if the agreement does not address a dispute?", (), engine.state).closing == ()
+    assert "address" in engine.understand("What is the address of Ogori city hall?", (), engine.state).closing
+
+
 def test_dates_are_also_given_in_the_western_calendar(engine):
     answer = engine.ask("協約を結んだのはいつ？")
     assert "平成28年2月23日" in answer.text and "2016年2月23日" in answer.text
