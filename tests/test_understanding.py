@@ -97,6 +97,14 @@ def test_an_english_noun_still_reaches_its_term(engine):
     assert "公共交通" in engine.understand("Is there a train to Kurume?", (), engine.state).expansions
 
 
+def test_the_parties_names_decide_whose_role_not_which_row(engine):
+    """久留米 is written in most rows (小郡市 works 「久留米市と連携・協力して」): named in a question, it must not
+    rank them; the parties it names still decide whose role is quoted first."""
+    query = engine.understand("久留米市と小郡市、子育ての相談ならどっち？", (), engine.state)
+    assert "久留米" not in query.search_text and "小郡" not in query.search_text
+    assert set(query.parties) == {"甲", "乙"}
+
+
 # --- answer, nearest, refuse -------------------------------------------------------------------------------
 
 
