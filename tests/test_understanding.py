@@ -103,6 +103,15 @@ def test_the_parties_names_decide_whose_role_not_which_row(engine):
     query = engine.understand("久留米市と小郡市、子育ての相談ならどっち？", (), engine.state)
     assert "久留米" not in query.search_text and "小郡" not in query.search_text
     assert set(query.parties) == {"甲", "乙"}
+    assert "誰" not in engine.understand("子育ての相談は誰に聞けばいい？", (), engine.state).search_text
+
+
+def test_meanings_too_close_to_tell_apart_are_ranked_by_the_words_shared():
+    from assistant.retrieve import _by_meaning_then_words
+
+    by_meaning = {"childcare": 0.8322, "pediatric-emergency": 0.8299, "transport": 0.8200}
+    ranked = _by_meaning_then_words(by_meaning, {"pediatric-emergency": 2.0, "childcare": 1.8})
+    assert ranked == ["pediatric-emergency", "childcare", "transport"]
 
 
 # --- answer, nearest, refuse -------------------------------------------------------------------------------
