@@ -76,6 +76,10 @@ _ASKS_FOR = {
     "place": re.compile(
         r"どこで(?:開|行|や)|(?:場所|会場)(?:は|を教|って|[?？])|where is|where are|where (?:will|do) (?:they|it) (?:meet|take place)"
     ),
+    # A day or week named from today: the agreement, signed once, sets no schedule (当番医, 開館) for it.
+    "now": re.compile(
+        r"今日|明日|今夜|今晩|今週|来週|今月|来月|\btoday|\btonight|\btomorrow|this (?:week|month)|next week"
+    ),
     "contact": re.compile(r"電話番号|連絡先|メールアドレス|問い合わせ先|phone number|\bemail"),
     # How to apply, book or register: the agreement assigns roles and sets no procedure.
     "procedure": re.compile(

@@ -52,8 +52,8 @@ _OTHER_COUNTERS = frozenset(
 def asked_quantities(text: str) -> set[str]:
     """What quantity a question asks for, read from its grammar rather than a word list: "count" for the numeral
     何 before a counter or any noun (何台, 何回, 何か所, 何歳, 何席, 何%: UniDic tags few counters, and 何 + noun
-    asks for a number whatever the noun), "amount" for a fee suffix (チケット代, 駐車料, 使用料: 代 and 料 as
-    suffixes, not 時代 or 世代)."""
+    asks for a number whatever the noun), "amount" for a fee or cost suffix (チケット代, 駐車料, 事業費: 代, 料
+    and 費 as suffixes, not 時代 or 世代)."""
     words = list(_tagger()(nfkc(text)))
     found = set()
     for before, word in itertools.pairwise(words):
@@ -62,7 +62,7 @@ def asked_quantities(text: str) -> set[str]:
         counter = feature.pos1 == "名詞"
         if before.surface == "何" and (counter or word.surface == "%") and word.surface not in _OTHER_COUNTERS:
             found.add("count")
-        if feature.pos1 == "接尾辞" and word.surface in ("代", "料") and before.feature.pos1 == "名詞":
+        if feature.pos1 == "接尾辞" and word.surface in ("代", "料", "費") and before.feature.pos1 == "名詞":
             found.add("amount")
     return found
 

@@ -127,6 +127,8 @@ def test_meanings_too_close_to_tell_apart_are_ranked_by_the_words_shared():
         ("シティプラザの駐車場は何台分ある？", "annex-2-1"),
         ("子育てサロンは何部屋あるの？", "annex-3-1-2"),  # 何 + any noun asks for a number (部屋 is no counter)
         ("移住すると補助金は何%もらえる？", "annex-3-2-2"),
+        ("公共交通の再編にかかる事業費の内訳は？", "annex-3-2-1"),  # 費 as a cost suffix, like 代 and 料
+        ("今日の夜に小児救急をやっている病院はどこ？", "annex-3-1-1"),  # a day named from today: a schedule
         ("シティプラザの使用料を知りたい", "annex-2-1"),  # a fee suffix (料, 代), not 時代 or 世代
         ("一時預かりの申し込み方法を教えて", "annex-3-1-2"),  # a procedure the agreement does not set
     ],
