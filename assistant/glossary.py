@@ -43,11 +43,13 @@ class Glossary:
 
 
 def _key(word: str) -> re.Pattern[str]:
-    """ASCII keys match whole words, plurals allowed (buses, cities; "bus" is not in "business"); Japanese
-    ones anywhere."""
+    """ASCII keys match whole words, plurals allowed (buses, cities; "bus" is not in "business") and a plural
+    key its singular (kids: kid); Japanese ones anywhere."""
     folded = fold(word)
     if not folded.isascii():
         return re.compile(re.escape(folded))
+    if folded.endswith("s") and not folded.endswith("ss") and len(folded) > 3:
+        folded = folded[:-1]
     if folded.endswith("y"):
         return re.compile(rf"\b{re.escape(folded[:-1])}(?:y|ies)\b")
     return re.compile(rf"\b{re.escape(folded)}(?:e?s)?\b")

@@ -73,6 +73,10 @@ def test_a_long_english_question_is_embedded_with_the_japanese_terms_it_reached(
     assert ranked[0].chunk.local_id == row
 
 
+def test_a_plural_glossary_key_is_reached_by_its_singular(engine):
+    assert "児童 小児" in engine.understand("Who helps my kid?", (), engine.state).expansions
+
+
 def test_frame_words_reach_nothing(engine):
     """「city」 and 「agreement」 are in every English question; they must not pull one unit into each answer."""
     assert engine.lexicon.expand("Which city does this agreement name?") == []
