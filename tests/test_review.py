@@ -20,8 +20,8 @@ from assistant.feedback import append_record, log_feedback, log_unanswered
 from assistant.settings import Settings
 from assistant.types import Answer
 
-UNFORESEEN = "パパママ教室はどっちの市がやるの？"  # no glossary entry and no shared word: refused today
-WORD, TERM = "パパママ教室", "子育て支援"
+UNFORESEEN = "沐浴教室はどっちの市がやるの？"  # no glossary entry, no shared word, too far in meaning: not answered today
+WORD, TERM = "沐浴教室", "子育て支援"
 ADMIN, STAFF = ("kanri", "Adm1n-pass-x7"), ("madoguchi", "St4ff-pass-q2")
 CHROMIUM = "/usr/bin/chromium"
 
