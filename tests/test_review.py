@@ -20,7 +20,8 @@ from assistant.feedback import append_record, log_feedback, log_unanswered
 from assistant.settings import Settings
 from assistant.types import Answer
 
-UNFORESEEN = "沐浴教室はどっちの市がやるの？"  # no glossary entry, no shared word, too far in meaning: not answered today
+# No glossary entry, no word shared with the agreement, too far in meaning: not answered before the mapping.
+UNFORESEEN = "沐浴教室はどっちの市がやるの？"
 WORD, TERM = "沐浴教室", "子育て支援"
 ADMIN, STAFF = ("kanri", "Adm1n-pass-x7"), ("madoguchi", "St4ff-pass-q2")
 CHROMIUM = "/usr/bin/chromium"
