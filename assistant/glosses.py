@@ -54,8 +54,12 @@ where h.text in ({marks}) and +g.lang = 'eng'
 
 
 def _clean(gloss: str) -> str:
-    """'establishment (of a business)' → 'establishment'; 'to promote' → 'promote'; long glosses → ''."""
+    """'establishment (of a business)' → 'establishment'; long glosses → ''. A verb sense ('to produce', of 生ずる)
+    → '': the English word is as often the noun ("local produce", "an address"), and an English verb reaches
+    the agreement's action nouns through their gerund glosses instead (query.english_verbs)."""
     text = _PARENTHESES.sub(" ", gloss.casefold()).strip()
-    text = re.sub(r"^(to|a|an|the) ", "", text).strip()
+    if text.startswith("to "):
+        return ""
+    text = re.sub(r"^(a|an|the) ", "", text).strip()
     match = _GLOSS.fullmatch(text)
     return text if match and len(text.split()) <= _MAX_WORDS else ""

@@ -77,6 +77,11 @@ def test_a_plural_glossary_key_is_reached_by_its_singular(engine):
     assert "児童 小児" in engine.understand("Who helps my kid?", (), engine.state).expansions
 
 
+def test_an_english_noun_does_not_reach_a_japanese_verb_it_glosses(engine):
+    """生ずる is glossed "to produce": "local produce" is the noun, and verb senses are not English keys."""
+    assert "生ずる" not in engine.lexicon.expand("Who sells local produce in Tokyo?")
+
+
 def test_frame_words_reach_nothing(engine):
     """「city」 and 「agreement」 are in every English question; they must not pull one unit into each answer."""
     assert engine.lexicon.expand("Which city does this agreement name?") == []
