@@ -190,6 +190,8 @@ class Planner:
             return Plan("no_article", query, parties=parties, detail=missing, pointer=article or self._topic_of(query))
         if query.item is None and (quoted := self._item_quoted(query, number)):  # 「…」は第2条の何号？
             return Plan("item", query, (quoted, article), parties)
+        if query.item is None and (heading := self._item_heading_area(query, number)):  # 「人事交流は第2条のどれ？」
+            return Plan("item", query, (heading, article), parties)
         if query.item is None:
             if elsewhere := self._topic_elsewhere(query, article):  # 「協議会は第3条ですよね？」: 第4条, said so
                 return Plan("article", query, (elsewhere,), parties, detail=article.label)
@@ -211,6 +213,20 @@ class Planner:
         """The item of article `number` whose text holds words the question quotes."""
         items = [c for c in self.scope.of_kind("item") if c.metadata.get("article") == number]
         return next((c for c in items for quote in query.quotes if fold(quote) in fold(c.text)), None)
+
+    def _item_heading_area(self, query: Query, number: int) -> Chunk | None:
+        """Which item of article `number` an activity comes under: the item whose words head the 別表 area of
+        the row the question names (別表 (3) 「圏域全体の生活関連機能サービスの向上に関する取組」 is 第2条第3号)."""
+        if not _WHICH.search(query.text):
+            return None
+        asked = set(terms(without_articles(query.search_text))) - GENERIC_TERMS
+        topic = replace(query, search_text=without_articles(query.search_text))
+        ranked = self.search(topic, k=1, kinds=("annex_row",), lexical_only=True)
+        if not ranked or len(asked & set(ranked[0].chunk.tokens)) < 2:
+            return None
+        area = self.scope.unit(f"section-{str(ranked[0].chunk.metadata.get('section', '')).split('-')[0]}")
+        items = [c for c in self.scope.of_kind("item") if c.metadata.get("article") == number]
+        return next((c for c in items if area and c.text in area.text), None)
 
     def _topic_elsewhere(self, query: Query, named: Chunk) -> Chunk | None:
         """The article that holds what the question asks of `named`, when `named` has none of its words and the
@@ -324,6 +340,7 @@ class Planner:
         return plan_for(top.chunk, query, parties, self.scope)
 
 
+_WHICH = re.compile(r"どの|どれ|何号|\bwhich\b", re.IGNORECASE)
 _ARTICLES = re.compile(r"何条|何か条|各条|全条|条文|見出し|\barticles\b", re.IGNORECASE)
 
 

@@ -345,6 +345,17 @@ def test_words_quoted_from_an_article_name_its_item(engine):
     assert cited(answer)[:2] == ["art-2-3", "art-2"] and answer.text.startswith("第2条第3号は")
 
 
+@pytest.mark.parametrize(
+    ("question", "item"),
+    [
+        ("公共交通の取組は第2条のどれに当たる？", "art-2-3"),
+        ("Which item of Article 2 covers the city plaza?", "art-2-2"),
+    ],
+)
+def test_which_item_an_activity_comes_under_is_the_item_heading_its_annex_area(engine, question, item):
+    assert cited(engine.ask(question))[:2] == [item, "art-2"]
+
+
 def test_a_quoted_phrase_is_not_the_questions_topic_for_the_out_of_scope_patterns(engine):
     """「人口」 is out of scope as a figure asked for; quoted from 第1条 it asks what the article means."""
     answer = engine.ask("第1条の「一定規模の人口を維持」ってどういう意味？")
