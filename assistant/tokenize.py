@@ -143,6 +143,11 @@ def words(text: str) -> tuple[Word, ...]:
 _KATAKANA_RUN = re.compile(r"[ァ-ヺー]{3,}")
 _LARGE_KANA = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
 _WORD_RUN = re.compile(r"[一-龥々ァ-ヺー]{3,}")
+# A hiragana word followed by a particle, in mixed text (こそだての相談, いじゅうを考えて): the particle marks where
+# the word ends, which a run of hiragana alone does not (しているんですよね holds シテイ, a word that is not there).
+_HIRAGANA_WORD = re.compile(
+    r"(?:(?<![ぁ-ゖ])|(?<=[のをはがにでともへや]))([ぁ-ゖー]{3,}?)(?=って|[のをはがにでともへや])"
+)
 
 
 class Readings:
@@ -175,7 +180,9 @@ class Readings:
             # converted hiragana finds words that are not there (しているんですよね → シテイ → シティ).
             whole = [self._table[run] for run in _KATAKANA_RUN.findall(to_katakana(text)) if run in self._table]
             written = [self._run(run) for run in _KATAKANA_RUN.findall(nfkc(text))]
-            return list(dict.fromkeys([*whole, *(word for word in written if word)])) + self._homophones(text)
+            spelled = [self._table.get(to_katakana(w), "") for w in _HIRAGANA_WORD.findall(nfkc(text))]
+            found = [*whole, *(word for word in [*written, *spelled] if word)]
+            return list(dict.fromkeys(found)) + self._homophones(text)
         return self._greedy(text)
 
     def _run(self, run: str) -> str:

@@ -293,6 +293,12 @@ def test_a_cross_reference_in_an_article_is_resolved_to_the_article_it_means(eng
     assert cited(answer) == ["art-2", "art-1"] and "「前条」は第1条（目的）を指します。" in answer.text
 
 
+def test_a_hiragana_word_before_a_particle_in_mixed_text_reaches_the_word(engine):
+    """いじゅう ends where の begins: read as 移住, not left to the bare 相談 (the childcare row's word)."""
+    assert cited(engine.ask("いじゅうの相談はどっちの市？"))[0] == "annex-3-2-2"
+    assert engine.state.lexicon.read("しているんですよね") == []  # シテイ is not read without a particle after it
+
+
 def test_small_kana_written_large_still_reaches_the_word(engine):
     assert cited(engine.ask("シテイプラザは小郡市の人も使える？"))[0] == "annex-2-1"
 
