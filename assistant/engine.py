@@ -244,8 +244,15 @@ class Engine:
             text = q.search_text if self.options.glossary or self.options.synonyms else fold(q.text)
             kinds = kinds or ((*_UNITS, "section") if q.listing else _UNITS)  # headings only answer listings
             mode: Mode = "lexical" if lexical_only else self.options.mode
+            expansions = q.expansions if text == q.search_text else ()
             return state.retriever.search(
-                text, mode=mode, k=k, agreement=scope.slug, kinds=kinds, cascade=self.options.cascade
+                text,
+                mode=mode,
+                k=k,
+                agreement=scope.slug,
+                kinds=kinds,
+                cascade=self.options.cascade,
+                expansions=expansions,
             )
 
         planner = Planner(scope, search, self.calibration, self.options.routes, self.options.glossary)

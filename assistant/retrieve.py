@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -104,9 +104,17 @@ class Lexical:
             for head, modifiers in bound_heads(chunk.text).items():
                 self._bound.setdefault(head, []).append((n, modifiers))
 
-    def scores(self, query_lemmas: list[str], *, ignore: frozenset[str] = GENERIC_TERMS) -> np.ndarray:
+    def scores(
+        self,
+        query_lemmas: list[str],
+        *,
+        ignore: frozenset[str] = GENERIC_TERMS,
+        groups: Sequence[Sequence[str]] = (),
+    ) -> np.ndarray:
         """BM25 of the question's known words; a bare action noun counts nothing for a unit that only writes
-        it after a modifier the question lacks (see tokenize.bound_heads)."""
+        it after a modifier the question lacks (see tokenize.bound_heads). Each of `groups` (the terms one
+        question word was expanded to: 病院 → 救急医療 診療情報ネットワーク, eight terms with their parts) counts
+        as one word, its terms' scores averaged, so a long term does not outweigh the question's other words."""
         known = [t for t in query_lemmas if t in self.vocabulary and t not in ignore and _meaningful(t)]
         if not known:
             return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
@@ -116,6 +124,10 @@ class Lexical:
             units = [n for n, modifiers in self._bound[term] if not modifiers & asked]
             if units:
                 total[units] -= known.count(term) * self._bm25.get_scores([term])[units]
+        for group in groups:
+            members = [t for t in group if t in known]
+            if len(members) > 1:
+                total -= (1 - 1 / len(members)) * self._bm25.get_scores(members)
         return np.maximum(total, 0)
 
 
@@ -231,6 +243,7 @@ class Retriever:
         agreement: str = "",
         kinds: tuple[str, ...] | None = None,
         cascade: bool = True,
+        expansions: Sequence[str] = (),
     ) -> list[Scored]:
         """Units of `agreement` (all when "") and of `kinds` (all when None), best first. With `cascade`, a
         question whose words settle the ranking is not embedded (and only units sharing a word are ranked)."""
@@ -241,7 +254,8 @@ class Retriever:
 
         # Generic words (役割, 分担) tell rows apart poorly, but they do tell articles apart (第3条 役割分担).
         ignore = self.party_terms | (GENERIC_TERMS if kinds is None or "annex_row" in kinds else frozenset())
-        scores = self.lexical.scores(query_lemmas, ignore=ignore)
+        groups = [terms(e) for e in expansions]
+        scores = self.lexical.scores(query_lemmas, ignore=ignore, groups=groups)
         where = self.positions.get(agreement, []) if agreement else range(len(self.order))
         lexical = {self.order[n]: float(scores[n]) for n in where if allowed(self.order[n])}
         dense: dict[str, float] = {}

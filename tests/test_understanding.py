@@ -115,6 +115,19 @@ def test_the_parties_names_decide_whose_role_not_which_row(engine):
     assert "誰" not in engine.understand("子育ての相談は誰に聞けばいい？", (), engine.state).search_text
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "病院へ行くバスの便が悪い。公共交通はどっちの市が担当？",
+        "病院に行く電車とバスの乗り継ぎが悪い、どっちの市に言えばいい？",
+    ],
+)
+def test_one_word_expanded_to_long_terms_counts_as_one_word(engine, question):
+    """病院 stands for 救急医療 and 診療情報ネットワーク (eight terms with their parts); it must not outweigh the
+    transport the question is about."""
+    assert cited(engine.ask(question))[0] == "annex-3-2-1"
+
+
 def test_meanings_too_close_to_tell_apart_are_ranked_by_the_words_shared():
     from assistant.retrieve import _by_meaning_then_words
 
