@@ -329,12 +329,12 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
 
 
 # An English word used as a verb: after a negated auxiliary or a subject pronoun, or before an object's
-# determiner. The glossary and the dictionary map English nouns (train → 公共交通, address → 番地), and the
+# determiner or an adverb that only modifies verbs (together, jointly). The glossary and the dictionary map English nouns (train → 公共交通, address → 番地), and the
 # verb of the same spelling asks about something else ("Do they train their staff", "doesn't address").
 # No English tagger installs offline, so the cue is these closed-class words, not a list of topics.
 _ENGLISH_VERB = re.compile(
     r"(?:\b(?:doesn't|don't|didn't|won't|can't|cannot|not|never|i|we|they|you|it)\s+)([a-z]+)\b"
-    r"|\b([a-z]+)(?=\s+(?:the|a|an|their|our|its|my|your|his|her|them|us)\b)"
+    r"|\b([a-z]+)(?=\s+(?:the|a|an|their|our|its|my|your|his|her|them|us|together|jointly)\b)"
 )
 
 

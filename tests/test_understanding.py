@@ -93,6 +93,7 @@ def test_frame_words_reach_nothing(engine):
     [
         ("Do the two city halls train their employees together?", "annex-3-3-1"),
         ("Who will train the staff of the two city halls?", "annex-3-3-1"),
+        ("Does the staff of both cities train jointly?", "annex-3-3-1"),
     ],
 )
 def test_an_english_verb_reaches_the_action_noun_not_the_noun_of_the_same_spelling(engine, question, row):
