@@ -340,7 +340,7 @@ class Planner:
         return plan_for(top.chunk, query, parties, self.scope)
 
 
-_WHICH = re.compile(r"どの|どれ|何号|\bwhich\b", re.IGNORECASE)
+_WHICH = re.compile(r"どの(?!よう)|どれ|何号|\bwhich\b", re.IGNORECASE)  # not どのような: "what kind of"
 _ARTICLES = re.compile(r"何条|何か条|各条|全条|条文|見出し|\barticles\b", re.IGNORECASE)
 
 

@@ -376,6 +376,11 @@ def test_which_item_an_activity_comes_under_is_the_item_heading_its_annex_area(e
     assert cited(engine.ask(question))[:2] == [item, "art-2"]
 
 
+def test_what_kind_of_is_not_which_item(engine):
+    """どのような asks what the article says, not which of its items: the article, whole."""
+    assert cited(engine.ask("第2条では両市はどのような分野で連携するとされている？"))[0] == "art-2"
+
+
 def test_a_quoted_phrase_is_not_the_questions_topic_for_the_out_of_scope_patterns(engine):
     """「人口」 is out of scope as a figure asked for; quoted from 第1条 it asks what the article means."""
     answer = engine.ask("第1条の「一定規模の人口を維持」ってどういう意味？")
