@@ -209,34 +209,33 @@ class Planner:
                 out.append(other)
         return tuple(out)
 
+    def _items(self, number: int) -> list[Chunk]:
+        return [c for c in self.scope.of_kind("item") if c.metadata.get("article") == number]
+
     def _item_quoted(self, query: Query, number: int) -> Chunk | None:
         """The item of article `number` whose text holds words the question quotes."""
-        items = [c for c in self.scope.of_kind("item") if c.metadata.get("article") == number]
-        return next((c for c in items for quote in query.quotes if fold(quote) in fold(c.text)), None)
+        return next((c for c in self._items(number) for quote in query.quotes if fold(quote) in fold(c.text)), None)
 
     def _item_heading_area(self, query: Query, number: int) -> Chunk | None:
         """Which item of article `number` an activity comes under: the item whose words head the 別表 area of
         the row the question names (別表 (3) 「圏域全体の生活関連機能サービスの向上に関する取組」 is 第2条第3号)."""
-        if not _WHICH.search(query.text):
+        if not query.pick_one:
             return None
-        asked = set(terms(without_articles(query.search_text))) - GENERIC_TERMS
-        topic = replace(query, search_text=without_articles(query.search_text))
+        topic, asked = _apart_from_articles(query)
         ranked = self.search(topic, k=1, kinds=("annex_row",), lexical_only=True)
         if not ranked or len(asked & set(ranked[0].chunk.tokens)) < 2:
             return None
         area = self.scope.unit(f"section-{str(ranked[0].chunk.metadata.get('section', '')).split('-')[0]}")
-        items = [c for c in self.scope.of_kind("item") if c.metadata.get("article") == number]
-        return next((c for c in items if area and c.text in area.text), None)
+        return next((c for c in self._items(number) if area and c.text in area.text), None)
 
     def _topic_elsewhere(self, query: Query, named: Chunk) -> Chunk | None:
         """The article that holds what the question asks of `named`, when `named` has none of its words and the
         other shares two or more with it: the question's premise (which article says it) is wrong, and the
         answer is the article that does. One shared word is no premise: 「第3条は何を規定？」 shares 規定
         with 第2条 and asks what 第3条 says."""
-        asked = set(terms(without_articles(query.search_text))) - GENERIC_TERMS
+        topic, asked = _apart_from_articles(query)
         if asked & set(named.tokens):
             return None
-        topic = replace(query, search_text=without_articles(query.search_text))
         ranked = self.search(topic, k=1, kinds=("article",), lexical_only=True)
         if not ranked or ranked[0].chunk.id == named.id or len(asked & set(ranked[0].chunk.tokens)) < 2:
             return None
@@ -340,8 +339,13 @@ class Planner:
         return plan_for(top.chunk, query, parties, self.scope)
 
 
-_WHICH = re.compile(r"どの(?!よう)|どれ|何号|\bwhich\b", re.IGNORECASE)  # not どのような: "what kind of"
 _ARTICLES = re.compile(r"何条|何か条|各条|全条|条文|見出し|\barticles\b", re.IGNORECASE)
+
+
+def _apart_from_articles(query: Query) -> tuple[Query, set[str]]:
+    """What a question asks about the articles it names: its search without them, and its topic terms."""
+    text = without_articles(query.search_text)
+    return replace(query, search_text=text), set(terms(text)) - GENERIC_TERMS
 
 
 def _named_pair(query: Query, ranked: list[Scored]) -> tuple[Chunk, Chunk] | None:

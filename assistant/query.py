@@ -59,6 +59,8 @@ _WHICH_ARTICLE = re.compile(
 )
 # Which area of the 別表 an activity falls under (「子育てサロンはどの分野？」): the row is answered with its headings.
 _WHICH_AREA = re.compile(r"(?:どの|何の|どこの|どういう)(?:分野|区分|カテゴリ)|which (?:area|section|field|category)")
+# Asks to pick one of several (「第2条のどれ？」, 何号, which), not どのような ("what kind of").
+_PICK_ONE = re.compile(r"どの(?!よう)|どれ|何号|\bwhich\b")
 _LEGAL = re.compile(r"法律|法令|法的|地方自治法|根拠法|\blaw\b|legal basis|statut")
 _LISTING = re.compile(
     r"全部|一覧|すべて|全て|ぜんぶ|それぞれ|挙げ|\ball\b|\blist\b|\beverything\b|どんな取組|どのような取組|取組は何"
@@ -185,6 +187,7 @@ class Query:
     name: bool = False
     which_article: bool = False
     which_area: bool = False  # 「どの分野に入る？」: name the 別表 headings above the row
+    pick_one: bool = False  # 「第2条のどれ？」: one of several (an article's items) is asked for
     relative_article: int = 0  # +1 / -1: the article after / before the last one asked about (engine.understand)
     count: bool = False  # "how many articles / activities": answered from the document's structure
     stated: tuple[int, ...] = ()  # numbers of things the question states (「3つの柱」): an article listing that many
@@ -300,6 +303,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         relative_article=_relative_article(numeric),
         which_article=bool(_WHICH_ARTICLE.search(numeric)),
         which_area=bool(_WHICH_AREA.search(numeric)),
+        pick_one=bool(_PICK_ONE.search(numeric)),
         count=bool(_COUNT.search(numeric) and _COUNT_WHAT.search(numeric)),
         stated=tuple(int(m[0] or _EN_NUMBERS.get(m[1], m[1])) for m in _STATED.findall(numeric)),
         current=bool(_CURRENT.search(numeric)),
@@ -346,13 +350,18 @@ def without_english_verbs(text: str) -> str:
 def english_verbs(text: str) -> list[str]:
     """The English verbs of `text` (see _ENGLISH_VERB), the question's frame (lead, run, handle…) left out."""
     verbs = [m.group(1) or m.group(2) for m in _ENGLISH_VERB.finditer(text)]
-    return [v for v in verbs if len(v) > 2 and v.removesuffix("s") not in ENGLISH_FRAME and v not in ENGLISH_FRAME]
+    return [v for v in verbs if len(v) > 2 and _base_form(v) not in ENGLISH_FRAME]
+
+
+def _base_form(verb: str) -> str:
+    """trains → train (not address → addres)."""
+    return verb[:-1] if verb.endswith("s") and not verb.endswith("ss") else verb
 
 
 def _gerunds(verb: str) -> tuple[str, ...]:
     """The -ing forms a verb may take (train → training, manage → managing, plan → planning): the agreement's
     action nouns (研修, 企画) are glossed as gerunds, so a verb reaches its term through them."""
-    stem = verb[:-1] if verb.endswith("s") and not verb.endswith("ss") else verb
+    stem = _base_form(verb)
     return tuple(dict.fromkeys([stem + "ing", stem.removesuffix("e") + "ing", stem + stem[-1] + "ing"]))
 
 
