@@ -107,16 +107,18 @@ _TABLES = ("words", "sequences", "phrases", "english")
 
 
 def _english_candidates(folded: str, longest: int) -> Iterable[str]:
-    """Word n-grams of the question's Latin words; the last word also singular (hospitals → hospital)."""
+    """Word n-grams of the question's Latin words, the last word in each of its forms (see _word_forms)."""
     tokens = [w.removesuffix("'s") for w in _LATIN_WORD.findall(folded)]
     for size in range(1, longest + 1):
         for start in range(len(tokens) - size + 1):
             head, last = tokens[start : start + size - 1], tokens[start + size - 1]
-            for form in _singulars(last):
+            for form in _word_forms(last):
                 yield " ".join([*head, form])
 
 
-def _singulars(word: str) -> tuple[str, ...]:
+def _word_forms(word: str) -> tuple[str, ...]:
+    """The word, its singular (hospitals → hospital) and, for an adverb, its adjective (regularly → regular,
+    periodically → periodic, jointly → joint): glosses are nouns and adjectives, questions use all three."""
     forms = [word]
     if word.endswith("ies") and len(word) > 4:
         forms.append(word[:-3] + "y")
@@ -124,6 +126,9 @@ def _singulars(word: str) -> tuple[str, ...]:
         forms.append(word[:-2])
     if word.endswith("s") and not word.endswith("ss") and len(word) > 2:
         forms.append(word[:-1])
+    if word.endswith("ly") and len(word) > 5:
+        adjective = word[:-3] + "y" if word.endswith("ily") else word[:-2]
+        forms += [adjective, adjective.removesuffix("al")] if adjective.endswith("ical") else [adjective]
     return tuple(forms)
 
 

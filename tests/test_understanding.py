@@ -73,6 +73,12 @@ def test_a_long_english_question_is_embedded_with_the_japanese_terms_it_reached(
     assert ranked[0].chunk.local_id == row
 
 
+@pytest.mark.parametrize("question", ["Is there a periodic meeting of the two cities?", "Do they meet periodically?"])
+def test_an_english_adverb_reaches_what_its_adjective_does(engine, question):
+    """定期的 is glossed "periodic; regular": the adverb a resident writes is looked up as that adjective."""
+    assert cited(engine.ask(question))[0] == "art-4"
+
+
 def test_a_plural_glossary_key_is_reached_by_its_singular(engine):
     assert "児童 小児" in engine.understand("Who helps my kid?", (), engine.state).expansions
 
