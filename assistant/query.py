@@ -44,7 +44,9 @@ _ITEM = re.compile(r"(?:第\s*(\d+)\s*号|(\d+)\s*号|item\s*(\d+)|(\d+)\s*つ�
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth)\b", re.IGNORECASE)
 _SECTION = re.compile(r"別表\s*[（(]\s*(\d)\s*[)）]\s*([①②③]|[（(]?[1-3][)）]?(?=の|は|に|で))?")
 _DEFINITION = re.compile(
-    r"(?:甲|乙|甲と乙|甲乙)\s*(?:って|とは|は)[^、。?？]{0,5}?(?:誰|だれ|どこ|どの|なに|何)(?:の|[?？]|$|市|を指|ですか)"
+    r"(?:甲|乙|甲と乙|甲乙)\s*(?:って|とは|は)[^、。?？]{0,5}?(?:誰|だれ|どこ|どちら|どっち|どの|なに|何)(?:の|[?？]|$|市|を指|ですか)"
+    # 「誰と誰の協約？」「どことどこが結んだ？」: the pair that made it (not 「協議するのは誰と誰？」, 第5条's pair)
+    r"|(?:誰|だれ|どこ)と(?:誰|だれ|どこ)(?:の|が結|で結|が締結)"
     r"|当事者|who is referred to as|party a|party b|who are the parties|甲と乙の違い|甲乙の違い"
 )
 _NAME = re.compile(r"正式な名前|正式名称|名称|題名|タイトル|official name|title of")

@@ -346,6 +346,16 @@ def test_marks_in_quotes_ask_who_the_parties_are(engine):
     assert cited(answer) == ["preamble"] and "久留米市" in answer.text and "小郡市" in answer.text
 
 
+@pytest.mark.parametrize("question", ["どことどこが結んだ協約？", "甲と乙はそれぞれどっちですか"])
+def test_asking_for_the_pair_or_which_is_which_gets_the_parties(engine, question):
+    answer = engine.ask(question)
+    assert cited(answer) == ["preamble"] and "久留米市" in answer.text and "小郡市" in answer.text
+
+
+def test_a_pair_asked_about_a_provision_is_that_provision(engine):
+    assert cited(engine.ask("協議するのは誰と誰？"))[0] == "art-5"
+
+
 def test_a_missing_article_is_corrected_first_with_the_article_the_topic_is_in(engine):
     answer = engine.ask("第8条の推進協議会について教えて")
     assert answer.text.startswith("協約書に第8条はありません")
