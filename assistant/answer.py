@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -52,6 +53,7 @@ class Plan:
     parties: tuple[tuple[str, str], ...] = ()  # (mark, city) in the order to present
     detail: str = ""  # the missing article, topic or party; where to ask
     pointer: Chunk | None = None
+    premise: str = ""  # an article the question places its topic in that the agreement lacks (第7条)
 
 
 @dataclass(frozen=True)
@@ -303,15 +305,11 @@ class TemplateAnswerer:
             if english
             else f"協約書には{plan.detail}についての定めはありません。協約に定めのない事項は、第5条により両市が協議して定めます。"
         )
-        return self._with_pointer(text, plan, english)
+        premise = f"{_no_such(plan.premise, english)}\n" if plan.premise else ""  # the false premise first
+        return self._with_pointer(premise + text, plan, english)
 
     def _no_article(self, plan: Plan, english: bool) -> Draft:
-        text = (
-            f"The agreement has no {plan.detail}. It has Articles 1 to 5 and an annex table."
-            if english
-            else f"協約書に{plan.detail}はありません。協約は第1条から第5条までと別表で構成されています。"
-        )
-        return self._with_pointer(f"{text}\n{_covers(plan, english)}", plan, english)
+        return self._with_pointer(f"{_no_such(plan.detail, english)}\n{_covers(plan, english)}", plan, english)
 
     def _unknown_party(self, plan: Plan, english: bool) -> Draft:
         ordered = _in_mark_order(plan.parties)
@@ -400,6 +398,16 @@ def _in_mark_order(parties: tuple[tuple[str, str], ...]) -> list[tuple[str, str]
     """甲 before 乙 (code points would put 乙 first)."""
     marks = "甲乙丙丁"
     return sorted(parties, key=lambda party: marks.find(party[0]))
+
+
+def _no_such(article: str, english: bool) -> str:
+    """第7条 is not in the agreement, said with what it does have."""
+    if english:
+        named = re.sub(
+            r"第(\d+)条(?:第(\d+)号)?", lambda m: f"Article {m[1]}" + (f", item {m[2]}" if m[2] else ""), article
+        )
+        return f"The agreement has no {named}. It has Articles 1 to 5 and an annex table."
+    return f"協約書に{article}はありません。協約は第1条から第5条までと別表で構成されています。"
 
 
 def _covers(plan: Plan, english: bool) -> str:

@@ -69,9 +69,9 @@ class Planner:
         if query.injection:
             return Plan("injection", query, parties=parties), []
         if self.refusal_topics and (topic := query.not_provided):
-            return Plan(
-                "not_provided", query, parties=parties, detail=topic.what, pointer=self.scope.unit(topic.pointer)
-            ), []
+            lacking = query.article and self.scope.unit(f"art-{query.article}") is None
+            pointer, premise = self.scope.unit(topic.pointer), f"第{query.article}条" if lacking else ""
+            return Plan("not_provided", query, parties=parties, detail=topic.what, pointer=pointer, premise=premise), []
         if query.unknown_party:
             return Plan(
                 "unknown_party", query, parties=parties, detail=query.unknown_party, pointer=self.scope.unit("preamble")

@@ -362,6 +362,17 @@ def test_a_missing_article_is_corrected_first_with_the_article_the_topic_is_in(e
     assert cited(answer) == ["art-4"] and answer.outcome == "answer"
 
 
+def test_a_missing_article_is_corrected_before_saying_the_fact_is_not_settled(engine):
+    answer = engine.ask("第9条に書いてある協約の期限は何年？")
+    first, second = answer.text.splitlines()[:2]
+    assert first.startswith("協約書に第9条はありません") and "定めはありません" in second
+    assert answer.outcome == "nearest" and cited(answer) == ["art-5"]
+
+
+def test_a_missing_article_is_named_in_english_in_an_english_answer(engine):
+    assert engine.ask("What does Article 9 say?").text.startswith("The agreement has no Article 9.")
+
+
 @pytest.mark.parametrize(
     "question", ["推進協議会を開くことは第2条に書いてある？", "Article 1 sets up the promotion council, right?"]
 )
