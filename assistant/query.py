@@ -84,7 +84,7 @@ _ASKS_FOR = {
     "now": re.compile(
         r"今日|明日|今夜|今晩|今週|来週|今月|来月|\btoday|\btonight|\btomorrow|this (?:week|month)|next week"
     ),
-    "contact": re.compile(r"電話番号|連絡先|メールアドレス|問い合わせ先|phone number|\bemail"),
+    "contact": re.compile(r"番号|連絡先|メールアドレス|問い合わせ先|phone number|\bemail"),
     # How to apply, book or register: the agreement assigns roles and sets no procedure.
     "procedure": re.compile(
         r"予約|申し込|申込|申請|手続|登録(?:方法|の仕方)|how (?:do|can) (?:i|we) (?:apply|book|register|reserve|sign up)"
