@@ -11,6 +11,7 @@ from pathlib import Path
 from assistant.normalize import fold
 
 GLOSSARY_PATH = Path(__file__).parent / "data" / "glossary.toml"
+_KANJI = re.compile(r"[\u4e00-\u9fff々]")
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,10 @@ class Glossary:
 
 def _key(word: str) -> re.Pattern[str]:
     """ASCII keys match whole words, plurals allowed (buses, cities; "bus" is not in "business") and a plural
-    key its singular (kids: kid); Japanese ones anywhere."""
+    key its singular (kids: kid); one kanji as a word of its own; other Japanese keys anywhere."""
     folded = fold(word)
+    if len(folded) == 1 and _KANJI.fullmatch(folded):  # a word alone (熱を出した), not inside one (熱心, 情熱)
+        return re.compile(rf"(?<!{_KANJI.pattern}){re.escape(folded)}(?!{_KANJI.pattern})")
     if not folded.isascii():
         return re.compile(re.escape(folded))
     if folded.endswith("s") and not folded.endswith("ss") and len(folded) > 3:

@@ -79,6 +79,22 @@ def test_an_english_adverb_reaches_what_its_adjective_does(engine, question):
     assert cited(engine.ask(question))[0] == "art-4"
 
 
+def test_a_short_japanese_question_is_embedded_without_the_terms_appended_for_bm25(engine):
+    """Dense ranking alone: with 救急医療 診療情報ネットワーク (病院) and 児童 小児 (子供) appended, the model put the
+    records-network row first for a child taken to hospital at night."""
+    query = engine.understand("子供を夜に病院へ連れて行くには", (), engine.state)
+    ranked = engine.state.retriever.search(
+        query.search_text, mode="dense", k=3, cascade=False, expansions=query.expansions
+    )
+    assert ranked[0].chunk.local_id == "annex-3-1-1"
+
+
+def test_a_one_kanji_glossary_key_matches_a_word_not_part_of_one(engine):
+    """熱 (a fever) reaches 小児救急医療; 熱心 (eager) and 情熱 (passion) do not."""
+    assert "小児救急医療" in engine.understand("子どもが熱を出したら", (), engine.state).expansions
+    assert "小児救急医療" not in engine.understand("熱心に取り組んでいるのはどっち？", (), engine.state).expansions
+
+
 def test_a_plural_glossary_key_is_reached_by_its_singular(engine):
     assert "児童 小児" in engine.understand("Who helps my kid?", (), engine.state).expansions
 
