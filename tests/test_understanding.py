@@ -95,6 +95,18 @@ def test_a_one_kanji_glossary_key_matches_a_word_not_part_of_one(engine):
     assert "小児救急医療" not in engine.understand("熱心に取り組んでいるのはどっち？", (), engine.state).expansions
 
 
+@pytest.mark.parametrize(
+    ("question", "row"),
+    [
+        ("小郡のイベントを久留米の大きなホールで宣伝できる？", "annex-2-1"),
+        ("Could Ogori hold a promotion at the concert hall downtown?", "annex-2-1"),
+        ("Do city hall workers of the two cities train together?", "annex-3-3-1"),  # a city hall is no hall
+    ],
+)
+def test_the_hall_residents_mean_is_the_one_the_agreement_names(engine, question, row):
+    assert cited(engine.ask(question))[0] == row
+
+
 def test_a_plural_glossary_key_is_reached_by_its_singular(engine):
     assert "児童 小児" in engine.understand("Who helps my kid?", (), engine.state).expansions
 
