@@ -53,7 +53,7 @@ class Plan:
     parties: tuple[tuple[str, str], ...] = ()  # (mark, city) in the order to present
     detail: str = ""  # the missing article, topic or party; where to ask
     pointer: Chunk | None = None
-    premise: str = ""  # an article the question places its topic in that the agreement lacks (第7条)
+    premise: str = ""  # a false premise the answer corrects: an article it lacks (第7条), a city that is no party
 
 
 @dataclass(frozen=True)

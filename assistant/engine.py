@@ -281,8 +281,9 @@ def _has_topic(query: Query, state: State) -> bool:
 
 
 def _outcome(plan: Plan) -> Outcome:
-    if plan.kind == "no_article" and plan.pointer is not None:
-        return "answer"  # a false premise corrected, with the provision the question is really about
+    """A false premise corrected (no 第7条, 大川市 is no party) is an answer: what was asked is settled, as "no"."""
+    if (plan.kind == "no_article" or plan.premise) and plan.pointer is not None:
+        return "answer"  # with the provision the question is really about
     if plan.kind in ("nearest", "which_partner", "not_provided") or (plan.kind == "closing" and plan.query.current):
         return "nearest"
     return "refusal" if plan.kind in _REFUSED else "answer"

@@ -74,7 +74,12 @@ class Planner:
             return Plan("not_provided", query, parties=parties, detail=topic.what, pointer=pointer, premise=premise), []
         if query.unknown_party:
             return Plan(
-                "unknown_party", query, parties=parties, detail=query.unknown_party, pointer=self.scope.unit("preamble")
+                "unknown_party",
+                query,
+                parties=parties,
+                detail=query.unknown_party,
+                pointer=self.scope.unit("preamble"),
+                premise=query.unknown_party if query.claims_party else "",
             ), []
         if self.routes and (routed := self._route(query, parties)):
             return self._capped(routed), [Scored(c, 1.0, 0.0, 0.0) for c in routed.chunks]

@@ -64,6 +64,9 @@ _WHICH_AREA = re.compile(r"(?:どの|何の|どこの|どういう)(?:分野|区
 # Asks to pick one of several (「第2条のどれ？」, 何号, which), not どのような ("what kind of").
 _PICK_ONE = re.compile(r"どの(?!よう)|どれ|何号|\bwhich\b")
 _LEGAL = re.compile(r"法律|法令|法的|地方自治法|根拠法|\blaw\b|legal basis|statut")
+# A law named as what the agreement rests on (地方財政法に基づいて): a legal-basis question, whatever its words
+# (財政, 税) would otherwise say about the topic.
+_LAW_NAMED = re.compile(r"[一-龥]{2,}法(?=に基づ|に基く|の規定|により|第\d)")
 _LISTING = re.compile(
     r"全部|一覧|すべて|全て|ぜんぶ|それぞれ|挙げ|\ball\b|\blist\b|\beverything\b|どんな取組|どのような取組|取組は何"
 )
@@ -169,7 +172,11 @@ def party_aliases(names: dict[str, str]) -> Aliases:
     return {mark: (mark, name, name.removesuffix("市")) for mark, name in names.items() if name}
 
 
-_OTHER_CITY = re.compile(r"([一-龥]{1,3}[市町村])(?:の役割|は何を|はどんな|も参加|の担当)")
+# A city asked about as if it took part: its role (大川市の役割), or whether it is a party (大川市も参加, 大川市の
+# 三者で結んだ, 大川市とも結んだ). Group 2 is set for the second: a premise the preamble settles, as "no".
+_OTHER_CITY = re.compile(
+    r"([一-龥]{1,3}[市町村])(?:の役割|は何を|はどんな|の担当|(も参加|の[三3]者|(?:と|が|も|で|とも)(?:結|締結)))"
+)
 _NOT_A_CITY = ("両市", "各市", "同市", "本市", "両市町", "市町村", "構成市")
 
 
@@ -212,6 +219,7 @@ class Query:
     out_of_scope: Topic | None = None
     not_provided: Topic | None = None
     unknown_party: str = ""
+    claims_party: bool = False  # says the unknown party is one (三者で結んだ), rather than asking its role
     partner: str = ""  # slug of the agreement whose partner the question names
     expansions: tuple[str, ...] = ()  # the agreement's terms reached by the question's own words
     quotes: tuple[str, ...] = ()  # words the question quotes in 「」 (from the agreement, as a rule)
@@ -286,8 +294,9 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     numeric = _QUOTED_MARK.sub(r"\1", arabic_numerals(folded))  # 「甲」と「乙」は… asks what 甲 and 乙 are
     language = detect_language(text)
     topical = without_english_verbs(numeric)
-    unquoted = _QUOTATION.sub(" ", numeric)
+    unquoted = _LAW_NAMED.sub(" ", _QUOTATION.sub(" ", numeric))
     actions = " ; ".join(gerund for verb in english_verbs(numeric) for gerund in _gerunds(verb))
+    other_party, claimed = _unknown_party(numeric, aliases)
     extra = list(dict.fromkeys(glossary.expand(topical) + lexicon.expand(topical) + lexicon.expand(actions)))
     return Query(
         raw=raw,
@@ -309,7 +318,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         count=bool(_COUNT.search(numeric) and _COUNT_WHAT.search(numeric)),
         stated=tuple(int(m[0] or _EN_NUMBERS.get(m[1], m[1])) for m in _STATED.findall(numeric)),
         current=bool(_CURRENT.search(numeric)),
-        legal=bool(_LEGAL.search(numeric)),
+        legal=bool(_LEGAL.search(numeric) or _LAW_NAMED.search(numeric)),
         closing=_closing(numeric, nouns=topical),
         listing=bool(_LISTING.search(numeric)),
         same_roles=bool(_SAME.search(numeric) and _ROLES.search(numeric)),
@@ -327,7 +336,8 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         # Words quoted from the agreement are not the question's topic: 「一定規模の人口を維持」 asks about 第1条.
         out_of_scope=next((t for t in glossary.out_of_scope if t.pattern.search(unquoted)), None),
         not_provided=next((t for t in glossary.not_provided if t.pattern.search(unquoted)), None),
-        unknown_party=_unknown_party(numeric, aliases),
+        unknown_party=other_party,
+        claims_party=claimed,
         partner=_partner(numeric, lexicon.partners),
         expansions=tuple(extra),
         quotes=tuple(_QUOTATION.findall(numeric)),
@@ -467,10 +477,11 @@ def _alternation(words: set[str]) -> str:
     return "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
 
 
-def _unknown_party(text: str, aliases: Aliases) -> str:
+def _unknown_party(text: str, aliases: Aliases) -> tuple[str, bool]:
+    """A city the question treats as a party that is not one, and whether it says it is one (see _OTHER_CITY)."""
     match = _OTHER_CITY.search(text)
     if not match:
-        return ""
+        return "", False
     name = match.group(1)
     known = any(a in name for words in aliases.values() for a in words if a not in ("甲", "乙"))
-    return "" if known or name.endswith(_NOT_A_CITY) else name
+    return ("", False) if known or name.endswith(_NOT_A_CITY) else (name, bool(match.group(2)))

@@ -395,7 +395,19 @@ def test_a_missing_article_is_corrected_before_saying_the_fact_is_not_settled(en
     answer = engine.ask("第9条に書いてある協約の期限は何年？")
     first, second = answer.text.splitlines()[:2]
     assert first.startswith("協約書に第9条はありません") and "定めはありません" in second
-    assert answer.outcome == "nearest" and cited(answer) == ["art-5"]
+    assert answer.outcome == "answer" and cited(answer) == ["art-5"]  # the premise corrected is the answer
+
+
+def test_a_city_said_to_be_a_party_is_corrected_as_an_answer(engine):
+    answer = engine.ask("久留米市と小郡市と大川市の三者で結んだ協約ですよね？")
+    assert answer.text.startswith("大川市はこの協約の当事者ではありません")
+    assert answer.outcome == "answer" and cited(answer) == ["preamble"]
+
+
+def test_a_law_named_as_the_basis_is_a_legal_question_whatever_its_words(engine):
+    """地方税法 holds 税, an out-of-scope topic; named as the basis, the answer is the law the preamble names."""
+    answer = engine.ask("この協約は地方税法に基づいて締結されたんですか？")
+    assert answer.outcome == "answer" and cited(answer) == ["preamble"] and "地方自治法" in answer.text
 
 
 def test_a_missing_article_is_named_in_english_in_an_english_answer(engine):
