@@ -299,12 +299,26 @@ class Planner:
         return None
 
     def _matching_section(self, ranked: list[Scored]) -> Chunk | None:
-        """A listing whose best match is a 別表 heading (or the 第2条 item it repeats) lists that section."""
+        """A listing whose best match is a 別表 heading (or the 第2条 item it repeats) lists that section; so does
+        one whose best match is a row when the heading over it matches too, close behind (「経済成長分野の取組を
+        全部」: the row that writes 経済成長 comes first, its heading (1) second)."""
         if not ranked or ranked[0].lexical <= 0:
             return None
         top = ranked[0].chunk
         if top.kind == "section":
             return top
+        if top.kind == "annex_row":
+            path = str(top.metadata.get("section", ""))
+            return next(
+                (
+                    s.chunk
+                    for s in ranked[1:3]
+                    if s.chunk.kind == "section"
+                    and s.lexical > 0
+                    and path.startswith(str(s.chunk.metadata.get("section")))
+                ),
+                None,
+            )
         return (
             next((c for c in self.scope.of_kind("section") if top.text in c.text), None) if top.kind == "item" else None
         )

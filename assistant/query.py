@@ -69,6 +69,7 @@ _LEGAL = re.compile(r"法律|法令|法的|地方自治法|根拠法|\blaw\b|leg
 _LAW_NAMED = re.compile(r"[一-龥]{2,}法(?=に基づ|に基く|の規定|により|第\d)")
 _LISTING = re.compile(
     r"全部|一覧|すべて|全て|ぜんぶ|それぞれ|挙げ|\ball\b|\blist\b|\beverything\b|どんな取組|どのような取組|取組は何"
+    r"|いくつ[^。？?]{0,6}(?:何|なに|どれ|どんな)"  # how many, and which they are
 )
 _COMPARE = re.compile(r"違い|違う|異な|比べ|比較|差は|差異|\bvs\.?\b|differ|compare|contrast")
 # What kind of fact a question asks for. The agreement states roles and aims, one date and two

@@ -233,6 +233,18 @@ def test_an_area_listing_lists_every_row_of_its_section_under_its_heading(engine
     assert answer.text.startswith("別表 (1) 圏域全体の経済成長のけん引に関する取組（4件）")
 
 
+def test_an_area_named_in_a_rows_words_still_lists_the_whole_area(engine):
+    """経済成長 is written in the first row of (1) as well as in its heading: the row ranks first, the area is listed."""
+    answer = engine.ask("経済成長分野の取組を全部教えて")
+    assert cited(answer) == ["section-1", "annex-1-1", "annex-1-2", "annex-1-3", "annex-1-4"]
+
+
+def test_how_many_and_which_lists_the_area_with_its_count(engine):
+    answer = engine.ask("生活機能の強化に係る分野の取組はいくつあって、どれですか？")
+    assert answer.text.startswith("別表 (3)① 生活機能の強化に係る分野（3件）")
+    assert cited(answer) == ["section-3-1", "annex-3-1-1", "annex-3-1-2", "annex-3-1-3"]
+
+
 def test_which_article_governs_the_council(engine):
     assert cited(engine.ask("推進協議会のことは何条に書いてある？"))[0] == "art-4"
 
