@@ -222,15 +222,20 @@ class Planner:
         return next((c for c in self._items(number) for quote in query.quotes if fold(quote) in fold(c.text)), None)
 
     def _item_heading_area(self, query: Query, number: int) -> Chunk | None:
-        """Which item of article `number` an activity comes under: the item whose words head the 別表 area of
-        the row the question names (別表 (3) 「圏域全体の生活関連機能サービスの向上に関する取組」 is 第2条第3号)."""
+        """Which item of article `number` an activity or area comes under: the item whose words head the 別表 area
+        named, or the area of the row the question names (別表 (3) 「圏域全体の生活関連機能サービスの向上に関する
+        取組」 is 第2条第3号)."""
         if not query.pick_one:
             return None
-        topic, asked = _apart_from_articles(query)
-        ranked = self.search(topic, k=1, kinds=("annex_row",), lexical_only=True)
-        if not ranked or len(asked & set(ranked[0].chunk.tokens)) < 2:
-            return None
-        area = self.scope.unit(f"section-{str(ranked[0].chunk.metadata.get('section', '')).split('-')[0]}")
+        if query.section is not None:  # the area named (「別表(2)の取組は第2条のどの号？」)
+            named = query.section.split("-")[0]
+        else:
+            topic, asked = _apart_from_articles(query)
+            ranked = self.search(topic, k=1, kinds=("annex_row",), lexical_only=True)
+            if not ranked or len(asked & set(ranked[0].chunk.tokens)) < 2:
+                return None
+            named = str(ranked[0].chunk.metadata.get("section", "")).split("-")[0]
+        area = self.scope.unit(f"section-{named}")
         return next((c for c in self._items(number) if area and c.text in area.text), None)
 
     def _topic_elsewhere(self, query: Query, named: Chunk) -> Chunk | None:

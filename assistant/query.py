@@ -42,7 +42,7 @@ _KANA_ARTICLE = re.compile(r"だい(" + "|".join(_KANA_DIGITS) + r")じょう")
 _ARTICLE = re.compile(r"(?:第\s*(\d+)\s*条(?!の\d)|(?<![\d第])(\d+)\s*条(?![例の])|article\s*(\d+))", re.IGNORECASE)
 _ITEM = re.compile(r"(?:第\s*(\d+)\s*号|(\d+)\s*号|item\s*(\d+)|(\d+)\s*つ目|(\d+)\s*番目)", re.IGNORECASE)
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth)\b", re.IGNORECASE)
-_SECTION = re.compile(r"別表\s*[（(]\s*(\d)\s*[)）]\s*([①②③]|[（(]?[1-3][)）]?(?=の|は|に|で))?")
+_SECTION = re.compile(r"別表\s*の?\s*[（(]\s*(\d)\s*[)）]\s*([①②③]|[（(]?[1-3][)）]?(?=の|は|に|で))?")
 _DEFINITION = re.compile(
     r"(?:甲|乙|甲と乙|甲乙)\s*(?:って|とは|は)[^、。?？]{0,5}?(?:誰|だれ|どこ|どちら|どっち|どの|なに|何)(?:の|[?？]|$|市|を指|ですか)"
     # 「誰と誰の協約？」「どことどこが結んだ？」: the pair that made it (not 「協議するのは誰と誰？」, 第5条's pair)

@@ -450,6 +450,8 @@ def test_words_quoted_from_an_article_name_its_item(engine):
     [
         ("公共交通の取組は第2条のどれに当たる？", "art-2-3"),
         ("Which item of Article 2 covers the city plaza?", "art-2-2"),
+        ("別表の(3)②は第2条の何号にあたる？", "art-2-3"),  # an area named: the item its heading repeats
+        ("別表(2)の取組は第2条のどれ？", "art-2-2"),
     ],
 )
 def test_which_item_an_activity_comes_under_is_the_item_heading_its_annex_area(engine, question, item):
