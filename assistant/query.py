@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -102,7 +103,7 @@ _WHO = re.compile(r"どっち|どちら|誰|だれ|どの市|どこが|どこに
 _PROVISIONS = {
     "目的": re.compile(
         r"何のため|なんのため|なぜ|どうして|狙い|ねらい|目指して|why (?:do|does|did|is|was|were)\b|purpose|trying to achieve"
-        r"|\bgoal"
+        r"|\bgoal|\bthe point of\b|what'?s the point"
     ),
     "定めのない事項 疑義 協議": re.compile(
         r"(?:書いて|書かれて|載って|定められて|決まって)(?:い)?ない|定めのない|not covered|does(?:n't| not) cover"
@@ -298,7 +299,9 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     unquoted = _LAW_NAMED.sub(" ", _QUOTATION.sub(" ", numeric))
     actions = " ; ".join(gerund for verb in english_verbs(numeric) for gerund in _gerunds(verb))
     other_party, claimed = _unknown_party(numeric, aliases)
-    extra = list(dict.fromkeys(glossary.expand(topical) + lexicon.expand(topical) + lexicon.expand(actions)))
+    # The words that ask for a provision (why, the point of) are the question's frame, not its topic.
+    framed = without_english_verbs(functools.reduce(lambda t, p: p.sub(" ", t), _PROVISIONS.values(), numeric))
+    extra = list(dict.fromkeys(glossary.expand(framed) + lexicon.expand(framed) + lexicon.expand(actions)))
     return Query(
         raw=raw,
         text=text,

@@ -469,7 +469,10 @@ def test_a_quoted_phrase_is_not_the_questions_topic_for_the_out_of_scope_pattern
     assert answer.outcome == "answer" and cited(answer)[0] == "art-1"
 
 
-@pytest.mark.parametrize("question", ["どうしてこの協約を作ったの？", "なぜこの協約を結んだの？"])
+@pytest.mark.parametrize(
+    "question",
+    ["どうしてこの協約を作ったの？", "なぜこの協約を結んだの？", "What is the point of the partnership, briefly?"],
+)
 def test_why_the_agreement_exists_is_its_purpose_article(engine, question):
     assert cited(engine.ask(question))[0] == "art-1"
 
