@@ -107,6 +107,11 @@ def test_the_hall_residents_mean_is_the_one_the_agreement_names(engine, question
     assert cited(engine.ask(question))[0] == row
 
 
+def test_opening_a_business_is_the_start_up_row(engine):
+    """開業 is in Sudachi's 創業 group only as a target (a doctor opening a practice); the glossary maps it."""
+    assert cited(engine.ask("開業したい人を応援してるのはどっち？"))[0] == "annex-1-3"
+
+
 def test_a_plural_glossary_key_is_reached_by_its_singular(engine):
     assert "児童 小児" in engine.understand("Who helps my kid?", (), engine.state).expansions
 
