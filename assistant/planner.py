@@ -257,8 +257,7 @@ class Planner:
         return ranked[0].chunk if ranked and ranked[0].lexical > 0 else None
 
     def _section_listing(self, query: Query, parties: tuple[tuple[str, str], ...], section: Chunk) -> Plan:
-        path = str(section.metadata.get("section", ""))
-        rows = [c for c in self.scope.of_kind("annex_row") if str(c.metadata.get("section", "")).startswith(path)]
+        rows = [c for c in self.scope.of_kind("annex_row") if _under(c, section)]
         return Plan("listing", query, (section, *rows), parties if query.parties else (), detail=f"{section.label}:")
 
     def _capped(self, plan: Plan) -> Plan:
@@ -313,17 +312,8 @@ class Planner:
         if top.kind == "section":
             return top
         if top.kind == "annex_row":
-            path = str(top.metadata.get("section", ""))
-            return next(
-                (
-                    s.chunk
-                    for s in ranked[1:3]
-                    if s.chunk.kind == "section"
-                    and s.lexical > 0
-                    and path.startswith(str(s.chunk.metadata.get("section")))
-                ),
-                None,
-            )
+            headings = (s.chunk for s in ranked[1:3] if s.chunk.kind == "section" and s.lexical > 0)
+            return next((heading for heading in headings if _under(top, heading)), None)
         return (
             next((c for c in self.scope.of_kind("section") if top.text in c.text), None) if top.kind == "item" else None
         )
@@ -387,6 +377,12 @@ def _heading(label: str) -> str:
     """「第1条（目的）」 → 目的."""
     found = re.search(r"（(.+?)）", label)
     return found.group(1) if found else ""
+
+
+def _under(row: Chunk, section: Chunk) -> bool:
+    """Whether a 別表 row is in a section: (3)② holds row 3-2-1, (3) holds every 3-…, (1) not 10-…."""
+    area, path = str(section.metadata.get("section", "")), str(row.metadata.get("section", ""))
+    return path == area or path.startswith(f"{area}-")
 
 
 def _holds(chunk: Chunk, kind: str) -> bool:
