@@ -220,8 +220,9 @@ def test_ablation_options_change_retrieval(built_index):
 
 
 def _cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    # A guard against a hang, not a speed check: `eval --set all` answers ~2,000 questions (about 30 s alone here).
     return subprocess.run(
-        [sys.executable, "-m", "assistant", *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "assistant", *args], input=stdin, capture_output=True, text=True, env=env, timeout=600
     )
 
 
