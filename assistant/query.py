@@ -295,13 +295,12 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         folded = " ".join([folded, *read])
     numeric = _QUOTED_MARK.sub(r"\1", arabic_numerals(folded))  # 「甲」と「乙」は… asks what 甲 and 乙 are
     language = detect_language(text)
-    topical = without_english_verbs(numeric)
     unquoted = _LAW_NAMED.sub(" ", _QUOTATION.sub(" ", numeric))
     actions = " ; ".join(gerund for verb in english_verbs(numeric) for gerund in _gerunds(verb))
     other_party, claimed = _unknown_party(numeric, aliases)
-    # The words that ask for a provision (why, the point of) are the question's frame, not its topic.
-    framed = without_english_verbs(functools.reduce(lambda t, p: p.sub(" ", t), _PROVISIONS.values(), numeric))
-    extra = list(dict.fromkeys(glossary.expand(framed) + lexicon.expand(framed) + lexicon.expand(actions)))
+    # The question's topic: without its English verbs, nor the words that ask for a provision (why, the point of).
+    topical = without_english_verbs(functools.reduce(lambda t, p: p.sub(" ", t), _PROVISIONS.values(), numeric))
+    extra = list(dict.fromkeys(glossary.expand(topical) + lexicon.expand(topical) + lexicon.expand(actions)))
     return Query(
         raw=raw,
         text=text,
