@@ -157,18 +157,21 @@ class Readings:
 
     def __init__(self, known: Iterable[str]) -> None:
         self._known = frozenset(known)
-        table: dict[str, str] = {}
-        for word in sorted(self._known, key=len, reverse=True):
+        # Every known word of a reading, not the first one met: homophones (起業 and 企業 both read キギョウ)
+        # are all kept, so the rest of the question decides between them, and the result never depends on
+        # the order a set of strings happens to iterate in.
+        table: dict[str, list[str]] = {}
+        for word in sorted(self._known):
             reading = "".join(t.reading for t in tokens(word))
-            if len(reading) >= 2 and reading not in table:
-                table[reading] = word
-        self._table = table
+            if len(reading) >= 2:
+                table.setdefault(reading, []).append(word)
+        self._table = {reading: tuple(words) for reading, words in table.items()}
         self._longest = max((len(r) for r in table), default=0)
         # The same readings with small kana written large (シテイ for シティ, ヒツコシ for ヒッコシ: a common slip),
-        # kept only where that does not make two known words read alike.
-        loose: dict[str, list[str]] = {}
-        for reading, word in table.items():
-            loose.setdefault(reading.translate(_LARGE_KANA), []).append(word)
+        # kept only where that does not make two known readings alike.
+        loose: dict[str, list[tuple[str, ...]]] = {}
+        for reading, words in self._table.items():
+            loose.setdefault(reading.translate(_LARGE_KANA), []).append(words)
         self._loose = {reading: found[0] for reading, found in loose.items() if len(found) == 1}
 
     def read(self, text: str) -> list[str]:
@@ -178,21 +181,21 @@ class Readings:
             # Hiragana read as katakana must spell a known word whole (ばす → バス); a run written in katakana
             # may also carry a slip or the start of a particle (ｼﾃｲﾌﾟﾗｻﾞ, シテイプラザハ). Kept apart: read loosely,
             # converted hiragana finds words that are not there (しているんですよね → シテイ → シティ).
-            whole = [self._table[run] for run in _KATAKANA_RUN.findall(to_katakana(text)) if run in self._table]
+            whole = [self._table.get(run, ()) for run in _KATAKANA_RUN.findall(to_katakana(text))]
             written = [self._run(run) for run in _KATAKANA_RUN.findall(nfkc(text))]
-            spelled = [self._table.get(to_katakana(w), "") for w in _HIRAGANA_WORD.findall(nfkc(text))]
-            found = [*whole, *(word for word in [*written, *spelled] if word)]
+            spelled = [self._table.get(to_katakana(w), ()) for w in _HIRAGANA_WORD.findall(nfkc(text))]
+            found = [word for words in [*whole, *written, *spelled] for word in words]
             return list(dict.fromkeys(found)) + self._homophones(text)
         return self._greedy(text)
 
-    def _run(self, run: str) -> str:
+    def _run(self, run: str) -> tuple[str, ...]:
         """The known word the longest start of a katakana run spells (a run may carry the particle after it:
         シテイプラザハ), exactly or with its small kana written large."""
         for size in range(len(run), 2, -1):
             head = run[:size]
-            if word := self._table.get(head) or self._loose.get(head.translate(_LARGE_KANA)):
-                return word
-        return ""
+            if words := self._table.get(head) or self._loose.get(head.translate(_LARGE_KANA)):
+                return words
+        return ()
 
     def _homophones(self, text: str) -> list[str]:
         """Known words spelled with other characters of the same reading (a wrong conversion choice)."""
@@ -200,17 +203,16 @@ class Readings:
         for run in _WORD_RUN.findall(nfkc(text)):
             if run in self._known or any(run in word for word in self._known if len(word) > len(run)):
                 continue
-            word = self._table.get("".join(t.reading for t in tokens(run)))  # the whole run, one known word
-            if word and word != run:
-                out.append(word)
+            words = self._table.get("".join(t.reading for t in tokens(run)), ())  # the whole run, known words
+            out.extend(word for word in words if word != run)
         return out
 
     def _greedy(self, text: str) -> list[str]:
         kana, out, i = to_katakana(text), [], 0
         while i < len(kana):
             for size in range(min(self._longest, len(kana) - i), 1, -1):
-                if (word := self._table.get(kana[i : i + size])) is not None:
-                    out.append(word)
+                if words := self._table.get(kana[i : i + size]):
+                    out.extend(words)
                     i += size
                     break
             else:

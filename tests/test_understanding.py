@@ -5,6 +5,10 @@ Questions here are written for these tests (not taken from evals/), each exercis
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from assistant.engine import Engine
@@ -364,6 +368,24 @@ def test_a_hiragana_word_before_a_particle_in_mixed_text_reaches_the_word(engine
     """いじゅう ends where の begins: read as 移住, not left to the bare 相談 (the childcare row's word)."""
     assert cited(engine.ask("いじゅうの相談はどっちの市？"))[0] == "annex-3-2-2"
     assert engine.state.lexicon.read("しているんですよね") == []  # シテイ is not read without a particle after it
+
+
+def test_a_kana_spelling_of_two_known_words_reaches_both_in_every_process():
+    """キギョウ is 起業 (→ 創業) and 企業: both are kept, whatever order Python's string hashing gives a set."""
+    script = (
+        "from assistant.tokenize import Readings; print(Readings({'企業', '起業', '支援'}).read('キギョウの支援を'))"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert runs == {"['企業', '起業']\n"}
 
 
 def test_small_kana_written_large_still_reaches_the_word(engine):
