@@ -192,7 +192,8 @@ class Planner:
         article = self.scope.unit(f"art-{number}")
         if article is None or (query.item and self.scope.unit(f"art-{number}-{query.item}") is None):
             missing = f"第{number}条" + (f"第{query.item}号" if article and query.item else "")
-            return Plan("no_article", query, parties=parties, detail=missing, pointer=article or self._topic_of(query))
+            pointer = article or self._topic_of(query) or self._last_article()
+            return Plan("no_article", query, parties=parties, detail=missing, pointer=pointer)
         if query.item is None and (quoted := self._item_quoted(query, number)):  # 「…」は第2条の何号？
             return Plan("item", query, (quoted, article), parties)
         if query.item is None and (heading := self._item_heading_area(query, number)):  # 「人事交流は第2条のどれ？」
@@ -255,6 +256,12 @@ class Planner:
         """What a question about a missing article is really about (「第7条の推進協議会」 → 第4条)."""
         ranked = self.search(query, k=3, kinds=None, lexical_only=True)
         return ranked[0].chunk if ranked and ranked[0].lexical > 0 else None
+
+    def _last_article(self) -> Chunk | None:
+        """Where the agreement ends, shown when a question asks what a later article says (「第7条には何が」): the
+        correction "there is no 第7条" cites the last one there is (in this form, 第5条 on matters not set)."""
+        articles = self.scope.of_kind("article")
+        return max(articles, key=lambda c: int(c.local_id.removeprefix("art-"))) if articles else None
 
     def _section_listing(self, query: Query, parties: tuple[tuple[str, str], ...], section: Chunk) -> Plan:
         rows = [c for c in self.scope.of_kind("annex_row") if _under(c, section)]

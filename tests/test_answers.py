@@ -109,7 +109,6 @@ def test_out_of_scope_is_refused_with_a_pointer_to_what_is_covered(engine, quest
 @pytest.mark.parametrize(
     ("question", "correction"),
     [
-        ("第7条には何と書いてある？", "第7条はありません"),
         ("大川市の役割は？", "当事者ではありません"),
         ("協約の有効期限はいつまで？", "定めはありません"),
     ],

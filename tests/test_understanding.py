@@ -431,6 +431,14 @@ def test_a_missing_article_is_corrected_first_with_the_article_the_topic_is_in(e
     assert cited(answer) == ["art-4"] and answer.outcome == "answer"
 
 
+@pytest.mark.parametrize("question", ["第7条には何と書いてある？", "第6条の内容を教えて"])
+def test_a_missing_article_asked_for_is_corrected_citing_the_last_article_there_is(engine, question):
+    """However the question is worded (書いて or 定められて), the answer is the correction, not a refusal."""
+    answer = engine.ask(question)
+    assert answer.text.startswith(f"協約書に{question[:3]}はありません") and "第1条から第5条まで" in answer.text
+    assert answer.outcome == "answer" and cited(answer) == ["art-5"]
+
+
 def test_a_missing_article_is_corrected_before_saying_the_fact_is_not_settled(engine):
     answer = engine.ask("第9条に書いてある協約の期限は何年？")
     first, second = answer.text.splitlines()[:2]
