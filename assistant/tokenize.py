@@ -14,7 +14,7 @@ from assistant.normalize import is_kana_only, nfkc, to_katakana
 
 # Parts of speech that carry meaning for search; particles, auxiliaries and symbols do not.
 _CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "接頭辞", "接尾辞"})
-_STOP_LEMMAS = frozenset({"する", "ある", "いる", "なる", "こと", "等", "もの", "れる", "られる"})
+_STOP_LEMMAS = frozenset({"する", "ある", "いる", "なる", "いう", "言う", "こと", "等", "もの", "れる", "られる"})
 
 
 @dataclass(frozen=True)

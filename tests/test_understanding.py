@@ -392,6 +392,13 @@ def test_small_kana_written_large_still_reaches_the_word(engine):
     assert cited(engine.ask("シテイプラザは小郡市の人も使える？"))[0] == "annex-2-1"
 
 
+def test_the_verb_of_quotation_is_no_topic_so_a_follow_up_keeps_the_last_one(engine):
+    """「西暦でいうと」 holds いう, as the preamble's 以下「甲」という does: no topic, so the date asked before stays."""
+    history = [Message("user", "この協約はいつ結ばれたの？"), Message("assistant", "平成28年2月23日です。")]
+    answer = engine.ask("西暦でいうと何年？", history)
+    assert cited(answer) == ["closing"] and "2016" in answer.text
+
+
 def test_a_provision_asked_after_another_article_is_its_own_topic(engine):
     history = [
         Message("user", "推進協議会って何？"),
