@@ -453,6 +453,13 @@ def test_a_missing_article_is_corrected_before_saying_the_fact_is_not_settled(en
     assert answer.outcome == "answer" and cited(answer) == ["art-5"]  # the premise corrected is the answer
 
 
+@pytest.mark.parametrize("question", ["久留米市と小郡市のほかに何市が入ってる？", "Which towns belong to this region?"])
+def test_the_regions_other_members_are_not_in_the_agreement(engine, question):
+    """The agreement names its two parties only: a list of the region's members is "not settled", not a row."""
+    answer = engine.ask(question)
+    assert answer.outcome == "nearest" and cited(answer) == ["preamble"]
+
+
 def test_a_city_said_to_be_a_party_is_corrected_as_an_answer(engine):
     answer = engine.ask("久留米市と小郡市と大川市の三者で結んだ協約ですよね？")
     assert answer.text.startswith("大川市はこの協約の当事者ではありません")
