@@ -270,12 +270,14 @@ class TemplateAnswerer:
         lines, quotes = [plan.detail], []
         shown = [("content", "Activity" if english else "取組の内容")] if len(plan.parties) != 1 else []
         shown += [(m, f"{CITY_EN.get(c, c)} ({m})" if english else f"{c}（{m}）") for m, c in plan.parties]
-        for chunk in plan.chunks:
-            if chunk.kind == "section":  # the heading is quoted, its rows follow
+        count = sum(chunk.kind == "annex_row" for chunk in plan.chunks)
+        for index, chunk in enumerate(plan.chunks):
+            if chunk.kind == "section":  # the heading is quoted, its rows follow; a field's heading (①) heads its own
                 heading = chunk.text.split("\n", 1)[0]
-                lines[0] = (
-                    f"{lines[0]}（{len(plan.chunks) - 1}件）" if english else f"{heading}（{len(plan.chunks) - 1}件）:"
-                )
+                if index == 0:
+                    lines[0] = f"{lines[0]}（{count}件）" if english else f"{heading}（{count}件）:"
+                else:
+                    lines.append(f"【{heading}】")
                 quotes.append((chunk.id, heading))
                 continue
             roles = row_cells(chunk)

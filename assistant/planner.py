@@ -264,8 +264,10 @@ class Planner:
         return max(articles, key=lambda c: int(c.local_id.removeprefix("art-"))) if articles else None
 
     def _section_listing(self, query: Query, parties: tuple[tuple[str, str], ...], section: Chunk) -> Plan:
-        rows = [c for c in self.scope.of_kind("annex_row") if _under(c, section)]
-        return Plan("listing", query, (section, *rows), parties if query.parties else (), detail=f"{section.label}:")
+        """The section's heading, then each field's heading (別表(3)①②③) with the rows under it, in table order."""
+        parts = [c for c in self.scope.of_kind("annex_row", "section") if c is not section and _under(c, section)]
+        parts.sort(key=_table_order)
+        return Plan("listing", query, (section, *parts), parties if query.parties else (), detail=f"{section.label}:")
 
     def _capped(self, plan: Plan) -> Plan:
         """A routed unit that lacks the kind of fact asked for (a phone number from the closing block), or a
@@ -390,6 +392,12 @@ def _under(row: Chunk, section: Chunk) -> bool:
     """Whether a 別表 row is in a section: (3)② holds row 3-2-1, (3) holds every 3-…, (1) not 10-…."""
     area, path = str(section.metadata.get("section", "")), str(row.metadata.get("section", ""))
     return path == area or path.startswith(f"{area}-")
+
+
+def _table_order(chunk: Chunk) -> tuple[tuple[int, ...], int, str]:
+    """Where a 別表 unit stands in the table: by section path (3-1 before 3-2), a heading before its rows."""
+    path = tuple(int(n) for n in str(chunk.metadata.get("section", "0")).split("-") if n.isdigit())
+    return path, chunk.kind != "section", chunk.local_id
 
 
 def _holds(chunk: Chunk, kind: str) -> bool:

@@ -243,6 +243,18 @@ def test_an_area_listing_lists_every_row_of_its_section_under_its_heading(engine
     assert answer.text.startswith("別表 (1) 圏域全体の経済成長のけん引に関する取組（4件）")
 
 
+def test_an_area_with_fields_lists_each_fields_heading_before_its_rows(engine):
+    answer = engine.ask("生活関連機能サービスの向上の取組を全部見せて")
+    assert cited(answer) == [
+        "section-3",
+        *("section-3-1", "annex-3-1-1", "annex-3-1-2", "annex-3-1-3"),
+        *("section-3-2", "annex-3-2-1", "annex-3-2-2"),
+        *("section-3-3", "annex-3-3-1"),
+    ]
+    lines = answer.text.splitlines()
+    assert lines[0].endswith("（6件）:") and lines[1] == "【別表 (3)① 生活機能の強化に係る分野】"
+
+
 def test_an_area_named_in_a_rows_words_still_lists_the_whole_area(engine):
     """経済成長 is written in the first row of (1) as well as in its heading: the row ranks first, the area is listed."""
     answer = engine.ask("経済成長分野の取組を全部教えて")
