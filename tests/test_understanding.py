@@ -234,6 +234,14 @@ def test_ordinary_phrasings_are_answered_not_refused(engine, question, expected)
         assert cited(answer)[0] == expected
 
 
+@pytest.mark.parametrize(
+    "question", ["圏域の将来計画はどっちがまとめてる？", "Which city draws up the long-term plan?"]
+)
+def test_the_regions_long_term_plan_is_the_vision_row(engine, question):
+    """The glossary's domain mapping: residents' 将来計画 is the agreement's 連携中枢都市圏ビジョン (row 1-1)."""
+    assert cited(engine.ask(question))[0] == "annex-1-1"
+
+
 # --- question shapes ---------------------------------------------------------------------------------------
 
 
