@@ -142,6 +142,7 @@ def words(text: str) -> tuple[Word, ...]:
 
 _KATAKANA_RUN = re.compile(r"[ァ-ヺー]{3,}")
 _LARGE_KANA = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
+_UNREAD = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]")
 _WORD_RUN = re.compile(r"[一-龥々ァ-ヺー]{3,}")
 # A hiragana word followed by a particle, in mixed text (こそだての相談, いじゅうを考えて): the particle marks where
 # the word ends, which a run of hiragana alone does not (しているんですよね holds シテイ, a word that is not there).
@@ -161,7 +162,9 @@ class Readings:
         # are all kept, so the rest of the question decides between them, and the result never depends on
         # the order a set of strings happens to iterate in.
         table: dict[str, list[str]] = {}
-        for word in sorted(self._known):
+        # Words without digits or Latin letters, which have no reading: 第1, 第252 and 2第 would all read ダイ,
+        # and be found in てつだい.
+        for word in sorted(w for w in self._known if not _UNREAD.search(w)):
             reading = "".join(t.reading for t in tokens(word))
             if len(reading) >= 2:
                 table.setdefault(reading, []).append(word)

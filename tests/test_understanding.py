@@ -14,7 +14,7 @@ import pytest
 from assistant.engine import Engine
 from assistant.ingestion import ingest
 from assistant.settings import load_settings
-from assistant.tokenize import terms
+from assistant.tokenize import Readings, terms
 from assistant.types import Message
 from tests.conftest import cited_ids as cited
 from tests.conftest import write_two_agreements
@@ -242,6 +242,11 @@ def test_the_regions_long_term_plan_is_the_vision_row(engine, question):
     assert cited(engine.ask(question))[0] == "annex-1-1"
 
 
+@pytest.mark.parametrize("question", ["職探しを手伝ってくれるのはどっちの市？", "しごとさがしは どっちに そうだん"])
+def test_looking_for_work_is_the_job_support_row(engine, question):
+    assert cited(engine.ask(question))[0] == "annex-1-2"
+
+
 # --- question shapes ---------------------------------------------------------------------------------------
 
 
@@ -406,6 +411,11 @@ def test_a_kana_spelling_of_two_known_words_reaches_both_in_every_process():
         for seed in ("1", "2", "3")
     }
     assert runs == {"['企業', '起業']\n"}
+
+
+def test_kana_never_reads_as_a_word_with_digits():
+    """第1 and 第252 have no reading for their digits: read as ダイ, they were found in hiragana (てつだい)."""
+    assert Readings({"第1", "第252", "手伝い"}).read("だいじな てつだい") == ["手伝い"]
 
 
 def test_small_kana_written_large_still_reaches_the_word(engine):
