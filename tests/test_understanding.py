@@ -247,6 +247,14 @@ def test_looking_for_work_is_the_job_support_row(engine, question):
     assert cited(engine.ask(question))[0] == "annex-1-2"
 
 
+@pytest.mark.parametrize(
+    "question", ["パン屋の店を開きたい。応援してくれるのはどっち？", "友だちと会社を立ち上げる相談はどこ？"]
+)
+def test_starting_a_shop_or_a_company_is_the_startup_row(engine, question):
+    answer = engine.ask(question)
+    assert answer.outcome == "answer" and cited(answer)[0] == "annex-1-3"
+
+
 # --- question shapes ---------------------------------------------------------------------------------------
 
 
