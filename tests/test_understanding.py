@@ -255,6 +255,19 @@ def test_starting_a_shop_or_a_company_is_the_startup_row(engine, question):
     assert answer.outcome == "answer" and cited(answer)[0] == "annex-1-3"
 
 
+@pytest.mark.parametrize(
+    ("question", "row"),
+    [
+        ("子どもが夜に具合が悪くなったら、診てくれる病院の体制はどっちの市？", "annex-3-1-1"),
+        ("病院どうしで検査結果を共有する仕組みはどっちの市が進めてる？", "annex-2-2"),
+    ],
+)
+def test_a_hospital_question_goes_to_child_emergency_care_or_the_records_network_by_its_other_words(
+    engine, question, row
+):
+    assert cited(engine.ask(question))[0] == row
+
+
 # --- question shapes ---------------------------------------------------------------------------------------
 
 
