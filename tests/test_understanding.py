@@ -268,6 +268,13 @@ def test_a_hospital_question_goes_to_child_emergency_care_or_the_records_network
     assert cited(engine.ask(question))[0] == row
 
 
+@pytest.mark.parametrize(
+    "question", ["子連れで遊びに行ける集まりって、どっちの市がやってる？", "ママ同士で話せる場を作ってるのはどっち？"]
+)
+def test_parents_meeting_with_small_children_is_the_childcare_row(engine, question):
+    assert cited(engine.ask(question))[0] == "annex-3-1-2"
+
+
 # --- question shapes ---------------------------------------------------------------------------------------
 
 
