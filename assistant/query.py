@@ -80,8 +80,13 @@ _ASKS_FOR = {
         r"いくら|金額|料金|費用|値段|運賃|代金|[^\w]?何円|月額|上限額|補助額|how much|\bcost|\bfee|\bfare|\bprice|\bbill\b"
     ),
     "count": re.compile(r"何人|何名|何市町|人数|いくつ|how many (?:people|members|staff|times)"),
-    "time": re.compile(r"何時|時間帯|営業時間|受付時間|開いて|何曜|what time|opening hours|\bopen\b"),
-    "date": re.compile(r"いつ(?!も)|何日|日程|締切|何年度|計画期間|[一-龥]{2}(?<!曜)日(?![本曜])|\bwhen\b|\bdeadline"),
+    "time": re.compile(
+        r"何時|時間帯|営業時間|受付時間|開いて|何曜|what time|opening hours|\bopen\b"
+        r"|what (?:are|were) (?:the|its|their) (?:[a-z-]+ ){0,3}hours"  # the visiting / office / clinic hours
+    ),
+    "date": re.compile(
+        r"いつ(?!も)|何日|日程|スケジュール|締切|何年度|計画期間|[一-龥]{2}(?<!曜)日(?![本曜])|\bwhen\b|\bdeadline"
+    ),
     "place": re.compile(
         r"どこで(?:開|行|や)|(?:場所|会場)(?:は|を教|って|[?？])|where is|where are|where (?:will|do) (?:they|it) (?:meet|take place)"
     ),

@@ -279,6 +279,13 @@ def test_selling_a_local_product_further_afield_is_the_sales_row(engine):
     assert cited(engine.ask("地元の野菜を大阪のスーパーで売りたい。手伝ってくれるのはどっち？"))[0] == "annex-1-2"
 
 
+@pytest.mark.parametrize(
+    "question", ["What are the consultation hours of the childcare service?", "観光ツアーのスケジュールを知りたい"]
+)
+def test_hours_and_schedules_are_not_settled_by_the_agreement(engine, question):
+    assert engine.ask(question).outcome == "nearest"
+
+
 # --- question shapes ---------------------------------------------------------------------------------------
 
 
