@@ -259,6 +259,7 @@ def test_starting_a_shop_or_a_company_is_the_startup_row(engine, question):
     ("question", "row"),
     [
         ("子どもが夜に具合が悪くなったら、診てくれる病院の体制はどっちの市？", "annex-3-1-1"),
+        ("うちの子が夜に具合が悪くなったら、診てくれる病院の体制はどっちの市？", "annex-3-1-1"),
         ("病院どうしで検査結果を共有する仕組みはどっちの市が進めてる？", "annex-2-2"),
     ],
 )
