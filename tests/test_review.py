@@ -197,10 +197,18 @@ def _ask(page: Any, question: str) -> str:
     page.locator("button", has_text="会話をクリア").click()  # a new conversation: not read as a follow-up
     page.wait_for_function("document.querySelectorAll('#chat .sources').length === 0")
     before = 0
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     box = page.locator("#question textarea, #question input").first
     box.fill(question)
     box.press("Enter")
-    page.wait_for_function(f"document.querySelectorAll('#chat .sources').length > {before}")
+    answered = f"document.querySelectorAll('#chat .sources').length > {before}"
+    try:
+        page.wait_for_function(answered, timeout=20_000)
+    except PlaywrightTimeout:  # an Enter pressed before Gradio bound its handler is lost: the box still holds it
+        if box.input_value() == question:
+            box.press("Enter")
+        page.wait_for_function(answered)
     return page.locator("#chat .sources").last.inner_text()
 
 
