@@ -422,9 +422,29 @@ def _year(text: str) -> int | None:
 
 
 def _partner(text: str, partners: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
-    """The agreement whose partner the question names; the longest name found wins (大川内市 over 大川)."""
-    found = [(len(word), slug) for slug, words in partners for word in words if word in text]
-    return max(found)[1] if found else ""
+    """The agreement whose partner the question names: a name written in kanji (or Latin letters) over one
+    spelled in kana, then the longest (大川内市 over 大川)."""
+    found = [
+        (not _KANA_NAME.fullmatch(word), len(word), slug)
+        for slug, words in partners
+        for word in words
+        if _names(word, text)
+    ]
+    return max(found)[2] if found else ""
+
+
+_KANA_NAME = re.compile(r"[ぁ-ゖー]+")
+# A name spelled in hiragana starts a word: at the start, after a non-hiragana character or after a particle.
+# Inside running hiragana it is other words (北野 → きたの in 「売れるようになってきたので」).
+_WORD_START = r"(?:(?<![ぁ-ゖ])|(?<=[のをはがにともへや]))"
+
+
+def _names(word: str, text: str) -> bool:
+    if _KANA_NAME.fullmatch(word):
+        return re.search(_WORD_START + re.escape(word), text) is not None
+    if word.isascii():
+        return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text, re.IGNORECASE) is not None
+    return word in text
 
 
 def _first_int(match: re.Match[str] | None) -> int | None:

@@ -696,6 +696,13 @@ def test_the_partner_is_recognised_however_it_is_written(two_agreements, partner
     assert answer.citations[0].id == "kurume-ogori/annex-3-1-2"
 
 
+def test_a_partners_kana_spelling_inside_other_words_names_no_partner(two_agreements):
+    """ゆうきはある holds うきは: read as a name it outranked the 小郡市 the question names (at ×100, 北野 → きたの
+    in 「なってきたので」 sent a question about 南原市 to 北野市's agreement)."""
+    answer = two_agreements.ask("ゆうきはあるけど不安です。小郡市の子育て支援の役割は？")
+    assert [c.id for c in answer.citations][:1] == ["kurume-ogori/annex-3-1-2"]
+
+
 def test_a_question_naming_no_partner_asks_which_partner_is_meant(two_agreements):
     answer = two_agreements.ask("第4条には何が書いてある？")
     assert answer.outcome == "nearest" and answer.citations == ()
