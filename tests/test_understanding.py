@@ -276,6 +276,10 @@ def test_parents_meeting_with_small_children_is_the_childcare_row(engine, questi
     assert cited(engine.ask(question))[0] == "annex-3-1-2"
 
 
+def test_taking_up_a_field_is_the_new_farmer_support(engine):
+    assert cited(engine.ask("畑をやってみたいんだけど、どっちに相談？"))[0] == "annex-1-2"
+
+
 def test_selling_a_local_product_further_afield_is_the_sales_row(engine):
     assert cited(engine.ask("地元の野菜を大阪のスーパーで売りたい。手伝ってくれるのはどっち？"))[0] == "annex-1-2"
 
