@@ -193,22 +193,24 @@ def _login(browser: Any, url: str, user: tuple[str, str]) -> Any:
 
 def _ask(page: Any, question: str) -> str:
     """Ask in a new conversation in the chat tab; the text of the answer's citation cards."""
-    page.get_by_role("tab", name="質問する").click()
-    page.locator("button", has_text="会話をクリア").click()  # a new conversation: not read as a follow-up
-    page.wait_for_function("document.querySelectorAll('#chat .sources').length === 0")
-    before = 0
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    page.get_by_role("tab", name="質問する").click()
+    sources = "document.querySelectorAll('#chat .sources').length"
+    # A new conversation, so the question is not read as a follow-up. An empty chat is not cleared: on a slow
+    # machine that event could be handled after the question's and wipe its answer (twice, a 60 s timeout).
+    if page.evaluate(sources):
+        page.locator("button", has_text="会話をクリア").click()
+        page.wait_for_function(f"{sources} === 0")
     box = page.locator("#question textarea, #question input").first
     box.fill(question)
     box.press("Enter")
-    answered = f"document.querySelectorAll('#chat .sources').length > {before}"
     try:
-        page.wait_for_function(answered, timeout=20_000)
+        page.wait_for_function(f"{sources} > 0", timeout=20_000)
     except PlaywrightTimeout:  # an Enter pressed before Gradio bound its handler is lost: the box still holds it
         if box.input_value() == question:
             box.press("Enter")
-        page.wait_for_function(answered)
+        page.wait_for_function(f"{sources} > 0")
     return page.locator("#chat .sources").last.inner_text()
 
 
