@@ -34,7 +34,8 @@ _HOLDS = {
 
 @dataclass(frozen=True)
 class Scope:
-    """The units of one agreement, by local id, and its parties as (mark, city)."""
+    """The units of one agreement, by local id in document order (the index is read sorted by it), and its
+    parties as (mark, city)."""
 
     slug: str
     units: dict[str, Chunk]
@@ -261,12 +262,12 @@ class Planner:
         """Where the agreement ends, shown when a question asks what a later article says (「第7条には何が」): the
         correction "there is no 第7条" cites the last one there is (in this form, 第5条 on matters not set)."""
         articles = self.scope.of_kind("article")
-        return max(articles, key=lambda c: int(c.local_id.removeprefix("art-"))) if articles else None
+        return max(articles, key=lambda c: int(c.metadata.get("article", 0))) if articles else None
 
     def _section_listing(self, query: Query, parties: tuple[tuple[str, str], ...], section: Chunk) -> Plan:
-        """The section's heading, then each field's heading (別表(3)①②③) with the rows under it, in table order."""
+        """The section's heading, then each field's heading (別表(3)①②③) with the rows under it: the scope keeps
+        the units in document order, where each heading stands before its rows."""
         parts = [c for c in self.scope.of_kind("annex_row", "section") if c is not section and _under(c, section)]
-        parts.sort(key=_table_order)
         return Plan("listing", query, (section, *parts), parties if query.parties else (), detail=f"{section.label}:")
 
     def _capped(self, plan: Plan) -> Plan:
@@ -392,12 +393,6 @@ def _under(row: Chunk, section: Chunk) -> bool:
     """Whether a 別表 row is in a section: (3)② holds row 3-2-1, (3) holds every 3-…, (1) not 10-…."""
     area, path = str(section.metadata.get("section", "")), str(row.metadata.get("section", ""))
     return path == area or path.startswith(f"{area}-")
-
-
-def _table_order(chunk: Chunk) -> tuple[tuple[int, ...], int, str]:
-    """Where a 別表 unit stands in the table: by section path (3-1 before 3-2), a heading before its rows."""
-    path = tuple(int(n) for n in str(chunk.metadata.get("section", "0")).split("-") if n.isdigit())
-    return path, chunk.kind != "section", chunk.local_id
 
 
 def _holds(chunk: Chunk, kind: str) -> bool:
