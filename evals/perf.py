@@ -131,6 +131,7 @@ def _child_probe(question: str) -> dict[str, object]:
         "peak_rss_mb": _peak_rss_mb(),
         "torch_imported": "torch" in sys.modules,
         "sentence_transformers_imported": "sentence_transformers" in sys.modules,
+        "chromadb_client_imported": "chromadb" in sys.modules,  # about 1 s of import; see assistant/chroma_core.py
     }
 
 

@@ -250,6 +250,10 @@ def _performance(results: Results) -> str:
             + f" (fresh process after an answer); in the bench process after the product run: "
             f"{_yes(results['torch_in_bench_after_product'])}",
         ),
+        (
+            "chromadb's Python client imported to answer (its Rust core reads the store)",
+            _yes(probe["chromadb_client_imported"]),
+        ),
         ("peak RSS of a process that loads the engine and answers", f"{probe['peak_rss_mb']:.0f} MB"),
     ]
     rows += _app_and_minilm_rows(results)

@@ -55,6 +55,7 @@ def test_performance_figures(results: dict[str, Any]) -> None:
     probe = results["cold_start"]["probe"]
     assert probe["cited"] and probe["first_ask_ms"] > 0
     assert not probe["torch_imported"], "the default path must not import torch"
+    assert not probe["chromadb_client_imported"], "answering reads the store through Chroma's core, not its client"
     assert [p["agreements"] for p in results["scaling"]] == [1]
     ingest = results["ingest"]
     # Every text embedded once: the 29 units and the distinct facets of the 別表 rows (their clauses and roles).

