@@ -92,8 +92,11 @@ class PartnerQuestion:
 
 
 def partner_questions(partners: Sequence[Partner], dev: Sequence[Case], *, per_partner: int) -> list[PartnerQuestion]:
-    """`per_partner` questions for each agreement, rotating through the templates so all of them are used."""
+    """At least `per_partner` questions for each agreement, rotating through the templates, and as many as it
+    takes to ask every template once: so each corpus size is scored on all of them, ×1 included, and a
+    difference between sizes is the corpus's, not a different sample's."""
     templates = partner_templates(dev)
+    per_partner = max(per_partner, -(-len(templates) // max(len(partners), 1)))
     out = []
     for n, partner in enumerate(partners):
         for j in range(per_partner):

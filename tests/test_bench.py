@@ -63,7 +63,9 @@ def test_performance_figures(results: dict[str, Any]) -> None:
     assert (ingest["added"], ingest["embedded"], ingest["kept"]) == (29, 29 + len(facets), False)
     assert ingest["units_per_s"] > 0
     partner = results["scaling"][0]["partner"]
-    assert partner["questions"] == 5 and 0.0 <= partner["top1"] <= partner["top3"] <= 1.0
+    # One agreement: every partner template is asked of it (more than the 5 per partner of a large corpus).
+    assert partner["questions"] == len(corpus.partner_templates(evaluation.load_set("dev")))
+    assert 0.0 <= partner["top1"] <= partner["top3"] <= 1.0
 
 
 def test_report_files(results: dict[str, Any]) -> None:
@@ -91,20 +93,21 @@ def test_replicated_agreements_are_distinct(tmp_path: Path) -> None:
 
 def test_partner_questions_name_their_partner_and_expect_its_own_unit(tmp_path: Path) -> None:
     partners = corpus.replicate(CORPUS_FILE, tmp_path, 10)
+    templates = corpus.partner_templates(evaluation.load_set("dev"))
     questions = corpus.partner_questions(partners, evaluation.load_set("dev"), per_partner=3)
-    askers = [p for p in partners for _ in range(3)]
-    assert len(questions) == 30
+    per_partner = -(-len(templates) // 10)  # more than 3: every template is asked at least once
+    askers = [p for p in partners for _ in range(per_partner)]
+    assert len(questions) == 10 * per_partner
     units = {c.id for c in build_chunks(parse_corpus(tmp_path))}
     for item, partner in zip(questions, askers, strict=True):
         assert partner.stem in item.question and item.expected.startswith(f"{partner.slug}/")
         assert item.expected in units, item.expected
-    templates = corpus.partner_templates(evaluation.load_set("dev"))
     assert len(templates) > 10 and ("{p}市長として署名したのは誰？", "closing") in templates  # in both, kept once
     used = {
         (q.question.replace(p.stem, "{p}"), q.expected.split("/")[1]) for q, p in zip(questions, askers, strict=True)
     }
-    # The questions rotate through the templates: no template twice before every one has been used.
-    assert used <= set(templates) and len(used) == min(len(questions), len(templates))
+    # The questions rotate through the templates, and every one is asked.
+    assert used == set(templates)
 
 
 def test_naive_pieces_map_to_the_chunk_they_overlap_most() -> None:
