@@ -271,14 +271,24 @@ class Planner:
         return Plan("listing", query, (section, *parts), parties if query.parties else (), detail=f"{section.label}:")
 
     def _capped(self, plan: Plan) -> Plan:
-        """A routed unit that lacks the kind of fact asked for (a phone number from the closing block), or a
-        question on a topic marked out of scope, gets "not settled" with that unit as related."""
+        """A routed unit that lacks the kind of fact asked for (a phone number from the closing block; how often
+        the council of 第4条 meets, asked of the article or after it), or a question on a topic marked out of
+        scope, gets "not settled" with that unit as related. Counting an article's own items (「いくつ」) is
+        answered from its structure."""
         query = plan.query
         topic = query.out_of_scope if self.refusal_topics else None
-        lacking = query.asks_for and plan.kind in ("closing", "preamble") and not _holds(plan.chunks[0], query.asks_for)
-        if plan.kind in ("closing", "preamble", "legal", "title") and (topic or lacking):
+        stated_in = ("closing", "preamble") + (("article", "item") if not query.count else ())
+        lacking = query.asks_for and plan.kind in stated_in and not self._states(plan.chunks[0], query.asks_for)
+        if lacking or (topic and plan.kind in ("closing", "preamble", "legal", "title")):
             return replace(plan, kind="nearest", detail=topic.ask if topic else "")
         return plan
+
+    def _states(self, chunk: Chunk, kind: str) -> bool:
+        """Whether `chunk` states a fact of this kind: the closing block a date or an address; an article how
+        many items it lists (「基本方針はいくつ？」), where one without items (第4条) states no count."""
+        if kind == "count" and chunk.kind in ("article", "item"):
+            return bool(self._items(int(chunk.metadata.get("article", 0))))
+        return _holds(chunk, kind)
 
     # --- shapes read from retrieval: listings, comparisons --------------------------------------------
 

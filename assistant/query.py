@@ -85,7 +85,7 @@ _ASKS_FOR = {
         r"|what (?:are|were) (?:the|its|their) (?:[a-z-]+ ){0,3}hours"  # the visiting / office / clinic hours
     ),
     "date": re.compile(
-        r"いつ(?!も)|何日|日程|スケジュール|締切|何年度|計画期間|[一-龥]{2}(?<!曜)日(?![本曜])|\bwhen\b|\bdeadline"
+        r"何日|日程|スケジュール|締切|何年度|計画期間|[一-龥]{2}(?<!曜)日(?![本曜])|\bwhen\b|\bdeadline"
     ),
     "place": re.compile(
         r"どこで(?:開|行|や)|(?:場所|会場)(?:は|を教|って|[?？])|where is|where are|where (?:will|do) (?:they|it) (?:meet|take place)"
@@ -412,8 +412,9 @@ def _asks_for(text: str) -> str:
         return ""
     quantities = asked_quantities(text)
     kind = next((kind for kind, pattern in _ASKS_FOR.items() if kind in quantities or pattern.search(text)), "")
-    # How many articles, activities or items: the agreement's own structure, which it does answer.
-    return "" if kind == "count" and _COUNT_WHAT.search(text) else kind
+    # How many articles, activities or items: the agreement's own structure, which it does answer. An article
+    # named is what is asked about, not what is counted (「第4条の会議は年に何回？」 counts meetings).
+    return "" if kind == "count" and _COUNT_WHAT.search(without_articles(text)) else kind
 
 
 _ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925}

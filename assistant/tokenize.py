@@ -53,9 +53,14 @@ def asked_quantities(text: str) -> set[str]:
     """What quantity a question asks for, read from its grammar rather than a word list: "count" for the numeral
     何 before a counter or any noun (何台, 何回, 何か所, 何歳, 何席, 何%: UniDic tags few counters, and 何 + noun
     asks for a number whatever the noun), "amount" for a fee or cost suffix (チケット代, 駐車料, 事業費: 代, 料
-    and 費 as suffixes, not 時代 or 世代)."""
+    and 費 as suffixes, not 時代 or 世代), "date" for the word いつ (「いつ結んだ」, not 「いつも」 or the いつ inside
+    「かいつまんで」, which a pattern over the characters would find)."""
     words = list(_tagger()(nfkc(text)))
     found = set()
+    for word, after in itertools.pairwise([*words, None]):
+        asked_when = word.surface.startswith(("いつ", "イツ")) and word.feature.lemma.startswith("何時")
+        if asked_when and (after is None or after.surface != "も"):
+            found.add("date")
     for before, word in itertools.pairwise(words):
         feature = word.feature
         # 何 may be tagged a pronoun (何部屋 read as "what room"): a fact is asked all the same.

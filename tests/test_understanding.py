@@ -291,6 +291,31 @@ def test_hours_and_schedules_are_not_settled_by_the_agreement(engine, question):
     assert engine.ask(question).outcome == "nearest"
 
 
+def test_how_often_the_council_meets_is_not_settled_by_its_article_asked_or_followed_up(engine):
+    """第4条 says the council meets regularly (定期的に), not how often: the article is related, not the answer,
+    whether it is named or was the last answer."""
+    named = engine.ask("第4条の協議会は月に何回ひらかれますか")
+    assert named.outcome == "nearest" and cited(named)[0] == "art-4"
+    first = engine.ask("両市で話し合う会議はある？")
+    assert cited(first)[0] == "art-4"
+    history = [Message("user", "両市で話し合う会議はある？"), Message("assistant", first.text)]
+    followed = engine.ask("その会議って何回ぐらい開催されるの？", history)
+    assert followed.outcome == "nearest" and cited(followed)[0] == "art-4"
+    # An article that lists items does say how many: it answers.
+    listed = engine.ask("第2条の基本方針は何個ある？")
+    assert listed.outcome == "answer" and cited(listed)[0] == "art-2"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [("第3条をかいつまんで教えて", "art-3"), ("企業どうしの新しいつながりづくり、どっちがけん引？", "annex-1-3")],
+)
+def test_itsu_inside_another_word_asks_for_no_date(engine, question, expected):
+    """いつ asks when only as a word: not inside かいつまんで or あたらしいつながり."""
+    answer = engine.ask(question)
+    assert answer.outcome == "answer" and cited(answer)[0] == expected
+
+
 # --- question shapes ---------------------------------------------------------------------------------------
 
 
