@@ -357,6 +357,7 @@ _ASKED_JA = {
     "place": "場所",
     "contact": "連絡先",
     "procedure": "申込みや手続きの方法",
+    "people": "委員や担当者の氏名",
 }
 _ASKED_EN = {
     "amount": "amounts or fees",
@@ -366,6 +367,7 @@ _ASKED_EN = {
     "place": "places",
     "contact": "contacts",
     "procedure": "how to apply or book",
+    "people": "the names of members or staff",
 }
 
 

@@ -29,6 +29,7 @@ _HOLDS = {
     "time": ("時",),
     "contact": ("電話",),
     "count": tuple("0123456789"),
+    "people": ("市長",),  # the closing block names the two mayors who signed, and nobody else is named
 }
 
 

@@ -95,6 +95,11 @@ _ASKS_FOR = {
         r"今日|明日|今夜|今晩|今週|来週|今月|来月|\btoday|\btonight|\btomorrow|this (?:week|month)|next week"
     ),
     "contact": re.compile(r"番号|連絡先|メールアドレス|問い合わせ先|phone number|\bemail"),
+    # Who the members or staff of a body are, by name: the agreement names bodies, and no person but the mayors.
+    "people": re.compile(
+        r"名簿|氏名|顔ぶれ|(?:委員|メンバー|構成員|職員|担当者)(?:全員)?の(?:名前|なまえ)"
+        r"|member list|roster|names? of (?:the |its |their )?(?:[a-z']+ )?(?:members|committee|staff|people)"
+    ),
     # How to apply, book or register: the agreement assigns roles and sets no procedure.
     "procedure": re.compile(
         r"予約|申し込|申込|申請|手続|登録(?:方法|の仕方)|how (?:do|can) (?:i|we) (?:apply|book|register|reserve|sign up)"

@@ -69,6 +69,7 @@ GENERIC_TERMS = frozenset(
         "中",
         "人",
         "日",
+        "月",
         "年",
         "次",
         "前",

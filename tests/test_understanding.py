@@ -306,6 +306,23 @@ def test_how_often_the_council_meets_is_not_settled_by_its_article_asked_or_foll
     assert listed.outcome == "answer" and cited(listed)[0] == "art-2"
 
 
+def test_members_names_are_not_settled_and_the_mayors_names_are(engine):
+    """The agreement names its bodies (推進協議会) but no member of them; the closing block names the mayors."""
+    for question in ("推進協議会のメンバー全員の名前を教えて", "Can I see the names of the council's staff?"):
+        answer = engine.ask(question)
+        assert answer.outcome == "nearest" and "art-4" in cited(answer), question
+    signed = engine.ask("署名した市長の氏名は？")
+    assert signed.outcome == "answer" and cited(signed)[0] == "closing"
+
+
+def test_a_month_asked_for_is_a_date_the_agreement_sets_only_for_its_signing(engine):
+    """何月 asks for a date: a farm's season is not settled (the 月 of the signing date is no evidence for it),
+    the month the agreement was signed is."""
+    assert engine.ask("ぶどう狩りの観光農園は何月から何月まで？").outcome == "nearest"
+    signed = engine.ask("協約は何月何日に締結された？")
+    assert signed.outcome == "answer" and cited(signed)[0] == "closing"
+
+
 @pytest.mark.parametrize(
     ("question", "expected"),
     [("第3条をかいつまんで教えて", "art-3"), ("企業どうしの新しいつながりづくり、どっちがけん引？", "annex-1-3")],
