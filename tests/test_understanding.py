@@ -456,6 +456,7 @@ def test_which_article_the_annex_rests_on_is_an_article_question_even_when_it_na
 
 def test_the_name_of_something_in_the_agreement_is_searched_not_the_agreements_title(engine):
     assert cited(engine.ask("定期的に開く会議の名称は？"))[0] == "art-4"
+    assert cited(engine.ask("両市が開く協議の場の正式名称は？"))[0] == "art-4"  # 正式名称, written without な
     assert cited(engine.ask("この協約の正式名称は？"))[0] == "preamble"
 
 
