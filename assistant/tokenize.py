@@ -49,15 +49,15 @@ _OTHER_COUNTERS = frozenset(
 )
 
 
-_CALENDAR = frozenset({"年", "月", "日", "曜", "曜日"})
+_CALENDAR = frozenset({"年", "月", "日"})
 
 
 def asked_quantities(text: str) -> set[str]:
     """What quantity a question asks for, read from its grammar rather than a word list: "count" for the numeral
     何 before a counter or any noun (何台, 何回, 何か所, 何歳, 何席, 何%: UniDic tags few counters, and 何 + noun
     asks for a number whatever the noun), "amount" for a fee or cost suffix (チケット代, 駐車料, 事業費: 代, 料
-    and 費 as suffixes, not 時代 or 世代), "date" for 何 before a calendar unit (何月, 何年) and for the word いつ (「いつ結んだ」, not 「いつも」 or the いつ inside
-    「かいつまんで」, which a pattern over the characters would find)."""
+    and 費 as suffixes, not 時代 or 世代), "date" for 何 before a calendar unit (何月, 何年) and for the word いつ
+    (「いつ結んだ」; not 「いつも」, nor the いつ inside 「かいつまんで」 that a pattern over characters finds)."""
     words = list(_tagger()(nfkc(text)))
     found = set()
     for word, after in itertools.pairwise([*words, None]):
@@ -70,7 +70,7 @@ def asked_quantities(text: str) -> set[str]:
         counter = feature.pos1 == "名詞"
         if before.surface == "何" and (counter or word.surface == "%") and word.surface not in _OTHER_COUNTERS:
             found.add("count")
-        if before.surface == "何" and word.surface in _CALENDAR:  # 何月から何月まで, 何曜: a date is asked
+        if before.surface == "何" and word.surface in _CALENDAR:  # 何月から何月まで: a date is asked
             found.add("date")
         if feature.pos1 == "接尾辞" and word.surface in ("代", "料", "費") and before.feature.pos1 == "名詞":
             found.add("amount")
