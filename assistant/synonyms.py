@@ -51,6 +51,7 @@ class SynonymMap:
         for token in tokens:
             found.update(dict.fromkeys(self.words.get(token.surface, ())))
             found.update(dict.fromkeys(self.words.get(token.lemma, ())))
+            found.update(dict.fromkeys(self.words.get(token.standard, ()) if token.standard else ()))
         lemmas = [token.lemma for token in tokens]
         for size in range(2, self._longest_sequence + 1):
             for start in range(len(lemmas) - size + 1):

@@ -130,6 +130,7 @@ class Word:
     surface: str  # NFKC'd, casefolded text as written (引越し)
     lemma: str  # the same dictionary form `terms` indexes (引越し, 引っ越す)
     pos: str  # UniDic's first part-of-speech level (名詞, 動詞, 助詞, 記号 for strings it does not know)
+    standard: str = ""  # UniDic's standard spelling of the word (引っこし → 引っ越し), "" when the same as lemma
 
     @property
     def function(self) -> bool:
@@ -146,7 +147,8 @@ def words(text: str) -> tuple[Word, ...]:
     for word in _tagger()(nfkc(text)):
         surface = nfkc(word.surface).casefold()
         lemma = nfkc(word.feature.orthBase or word.surface).casefold()
-        out.append(Word(surface=surface, lemma=lemma, pos=word.feature.pos1))
+        standard = nfkc((word.feature.lemma or "").split("-")[0]).casefold()  # バス-bus: a loanword's origin
+        out.append(Word(surface, lemma, word.feature.pos1, standard if standard != lemma else ""))
     return tuple(out)
 
 

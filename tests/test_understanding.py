@@ -39,6 +39,12 @@ def test_question_words_reach_the_agreements_terms(engine, words, term):
     assert term in engine.lexicon.expand(words)
 
 
+def test_a_spelling_variant_reaches_the_term_of_its_standard_spelling(engine):
+    """引っこし is UniDic's 引っ越し written another way: it reaches 移住 as 引っ越し does."""
+    assert "移住" in engine.lexicon.expand("引っこしを考えています")
+    assert cited(engine.ask("家族で引っこしを考えてる。相談はどっちの市？"))[0] == "annex-3-2-2"
+
+
 @pytest.mark.parametrize(
     ("question", "row"),
     [
