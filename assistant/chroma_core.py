@@ -64,6 +64,8 @@ def open_core(store: Path) -> CoreClient | None:
     """A reader of the embedded store at `store`; None when the bindings are missing, of a version not
     checked, or refuse the store (say it needs a migration): then the caller opens chromadb's client."""
     try:
+        if not version("chromadb").startswith(CHECKED_VERSIONS):  # not bindings.get_version(): it imports chromadb
+            return None  # before any call: the arguments below are only known for the checked versions
         import chromadb_rust_bindings as core
 
         config = core.SqliteDBConfig(
@@ -77,8 +79,6 @@ def open_core(store: Path) -> CoreClient | None:
             persist_path=str(store),
             hnsw_cache_size=resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 5,  # as chromadb: 5 files an index
         )
-        if not version("chromadb").startswith(CHECKED_VERSIONS):  # not bindings.get_version(): it imports chromadb
-            return None
     except Exception:  # ImportError, another signature, a store it cannot open: the client decides
         return None
     return CoreClient(bindings)
