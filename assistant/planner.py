@@ -91,7 +91,9 @@ class Planner:
                 return Plan("article", query, (headed,), parties), [Scored(headed, 1.0, 0.0, 0.0)]
             query = replace(query, search_text=f"{query.search_text} {query.provision}", which_article=True)
         if self.routes and query.which_article:  # 「どこに書かれて」: the articles, or the 別表 when it is named
-            in_annex = "別表" in query.text and not re.search(r"何条|どの条|条文|article", query.text)
+            # Asked where, not which article (「…はどこに書いてある？」), an activity of the 別表 is found in its row.
+            where = not _ARTICLE_ASKED.search(query.text)
+            in_annex = where and ("別表" in query.text or self._row_topic(query) is not None)
             kinds = ("annex_row", "section") if in_annex else ("article", "item")
             if not in_annex and (governing := self._governing_article(query)):
                 return Plan("article", query, (governing,), parties), [Scored(governing, 1.0, 0.0, 0.0)]
@@ -169,10 +171,12 @@ class Planner:
         refers = [a for a in self.scope.of_kind("article") if "別表" in a.text]
         if len(refers) != 1:
             return None
-        if "別表" in query.text:
-            return refers[0]
+        return refers[0] if "別表" in query.text or self._row_topic(query) else None
+
+    def _row_topic(self, query: Query) -> Chunk | None:
+        """The 別表 row the question's own words find before any article does, if they find one."""
         ranked = self.search(query, k=1, kinds=("annex_row", "article", "item"), lexical_only=True)
-        return refers[0] if ranked and ranked[0].chunk.kind == "annex_row" and ranked[0].lexical > 0 else None
+        return ranked[0].chunk if ranked and ranked[0].chunk.kind == "annex_row" and ranked[0].lexical > 0 else None
 
     def _named_article(self, query: Query) -> Chunk | None:
         """The article with items whose heading the question uses (第2条（基本方針） for 「基本方針は…」)."""
@@ -375,6 +379,8 @@ class Planner:
 
 
 _ARTICLES = re.compile(r"何条|何か条|各条|全条|条文|見出し|\barticles\b", re.IGNORECASE)
+# An article asked for by name (何条, 条文, 根拠), where 「どこに書いてある」 asks only where the text says it.
+_ARTICLE_ASKED = re.compile(r"何条|どの条|条文|根拠|基づ|\b(?:article|provision|clause)s?\b", re.IGNORECASE)
 
 
 def _apart_from_articles(query: Query) -> tuple[Query, set[str]]:
