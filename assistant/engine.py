@@ -253,6 +253,7 @@ class Engine:
                 kinds=kinds,
                 cascade=self.options.cascade,
                 expansions=expansions,
+                quotes=q.quotes,
             )
 
         planner = Planner(scope, search, self.calibration, self.options.routes, self.options.glossary)

@@ -10,6 +10,7 @@ from typing import Literal
 import bm25s
 import numpy as np
 
+from assistant.chunks import row_cells
 from assistant.embed import Embedder
 from assistant.index import IndexReader, scoped
 from assistant.normalize import fold
@@ -84,6 +85,24 @@ GENERIC_TERMS = frozenset(
         "第",
     )
 )
+
+
+def role_vocabulary(chunks: Sequence[Chunk]) -> frozenset[str]:
+    """Words of the 別表 that only say how a city takes part (けん引役, 参加, 企画, 実施): written in the role
+    cells of several rows and nowhere else. They say who does what, not what is done, so they never decide
+    which row a question is about (「地域振興は久留米市がけん引役？」 is about 地域振興, not the rows that write
+    けん引役). Read from the table's columns, so it holds for any agreement of this form."""
+    topics: set[str] = set()
+    roles: dict[str, set[str]] = {}
+    for chunk in chunks:
+        if chunk.kind != "annex_row":
+            topics.update(chunk.tokens)
+            continue
+        cells = row_cells(chunk)
+        topics.update(terms(cells["content"]))
+        for term in {*terms(cells["甲"]), *terms(cells["乙"])}:
+            roles.setdefault(term, set()).add(chunk.local_id)
+    return frozenset(term for term, rows in roles.items() if len(rows) >= 2 and term not in topics)
 
 
 @dataclass(frozen=True)
@@ -249,6 +268,7 @@ class Retriever:
         # left in, 「大川市との協約の目的は？」 would find the closing block, where 大川市 is written.
         names = {str(c.metadata.get(k, "")) for c in index.chunks for k in ("kou", "otsu")} - {""}
         self.party_terms = frozenset(t for name in names for t in terms(name) + terms(name.removesuffix("市")))
+        self.role_terms = role_vocabulary(index.chunks)
 
     def search(
         self,
@@ -260,16 +280,20 @@ class Retriever:
         kinds: tuple[str, ...] | None = None,
         cascade: bool = True,
         expansions: Sequence[str] = (),
+        quotes: Sequence[str] = (),
     ) -> list[Scored]:
         """Units of `agreement` (all when "") and of `kinds` (all when None), best first. With `cascade`, a
-        question whose words settle the ranking is not embedded (and only units sharing a word are ranked)."""
+        question whose words settle the ranking is not embedded (and only units sharing a word are ranked).
+        A role word the question quotes (「けん引役」と書かれた取組) is what it looks for, so it counts."""
         query_lemmas = terms(text)
 
         def allowed(chunk_id: str) -> bool:  # the agreement is scoped already: `positions` and the dense filter
             return kinds is None or self.chunks[chunk_id].kind in kinds
 
         # Generic words (役割, 分担) tell rows apart poorly, but they do tell articles apart (第3条 役割分担).
-        ignore = self.party_terms | (GENERIC_TERMS if kinds is None or "annex_row" in kinds else frozenset())
+        rows = kinds is None or "annex_row" in kinds
+        roles = self.role_terms.difference(*(terms(quote) for quote in quotes))
+        ignore = self.party_terms | (GENERIC_TERMS | roles if rows else frozenset())
         groups = [terms(e) for e in expansions]
         scores = self.lexical.scores(query_lemmas, ignore=ignore, groups=groups)
         where = self.positions.get(agreement, []) if agreement else range(len(self.order))

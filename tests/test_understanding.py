@@ -775,3 +775,11 @@ def test_a_question_naming_no_partner_asks_which_partner_is_meant(two_agreements
     answer = two_agreements.ask("第4条には何が書いてある？")
     assert answer.outcome == "nearest" and answer.citations == ()
     assert "どの市との協約" in answer.text and "小郡市" in answer.text and "うきは市" in answer.text
+
+
+def test_a_word_of_the_role_cells_never_decides_the_row(engine):
+    """けん引役 says how 久留米市 takes part in three rows, not what is done: the topic decides the row."""
+    assert "けん引役" in engine.state.retriever.role_terms and "公共交通" not in engine.state.retriever.role_terms
+    assert cited(engine.ask("バスのことは久留米市がけん引役？"))[0] == "annex-3-2-1"
+    listed = cited(engine.ask("久留米市が「けん引役」と書かれている取組を全部挙げて"))  # quoted: it is what is sought
+    assert {"annex-1-2", "annex-1-3", "annex-1-4"} <= set(listed)
