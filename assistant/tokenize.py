@@ -223,13 +223,28 @@ class Readings:
         return out
 
     def _greedy(self, text: str) -> list[str]:
+        """Longest known readings, left to right. A one-character word (会, 第) is read only where UniDic's own
+        segmentation of the kana puts a word: its reading hides inside longer words (かいしゃ, てつだい)."""
         kana, out, i = to_katakana(text), [], 0
+        edges = _word_edges(nfkc(text))
         while i < len(kana):
             for size in range(min(self._longest, len(kana) - i), 1, -1):
-                if words := self._table.get(kana[i : i + size]):
+                words = self._table.get(kana[i : i + size], ())
+                if words := [w for w in words if len(w) > 1 or {i, i + size} <= edges]:
                     out.extend(words)
                     i += size
                     break
             else:
                 i += 1
         return out
+
+
+def _word_edges(text: str) -> set[int]:
+    """Where UniDic's words start and end in `text`, as character offsets."""
+    edges, position = {0}, 0
+    for word in _tagger()(text):
+        position += len(word.white_space)
+        edges.add(position)
+        position += len(word.surface)
+        edges.add(position)
+    return edges

@@ -524,6 +524,13 @@ def test_kana_never_reads_as_a_word_with_digits():
     assert Readings({"第1", "第252", "手伝い"}).read("だいじな てつだい") == ["手伝い"]
 
 
+def test_kana_reads_a_one_character_word_only_where_a_word_stands():
+    """会 (協議会) and 第 hide in かいしゃ and てつだい; 甲 and 乙 written こう と おつ are words of their own."""
+    readings = Readings({"会", "第", "就職", "甲", "乙"})
+    assert readings.read("じもとの かいしゃで はたらきたい しゅうしょくの てつだいは どっち") == ["就職"]
+    assert readings.read("こうとおつってだれのこと") == ["甲", "乙"]
+
+
 def test_small_kana_written_large_still_reaches_the_word(engine):
     assert cited(engine.ask("シテイプラザは小郡市の人も使える？"))[0] == "annex-2-1"
 
