@@ -14,7 +14,7 @@ from assistant.chunks import row_cells
 from assistant.embed import Embedder
 from assistant.index import IndexReader, scoped
 from assistant.normalize import fold
-from assistant.tokenize import bound_heads, terms
+from assistant.tokenize import bound_heads, place_terms, terms
 from assistant.types import Chunk
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -132,11 +132,14 @@ class Lexical:
         *,
         ignore: frozenset[str] = GENERIC_TERMS,
         groups: Sequence[Sequence[str]] = (),
+        context: frozenset[str] = frozenset(),
     ) -> np.ndarray:
         """BM25 of the question's known words; a bare action noun counts nothing for a unit that only writes
         it after a modifier the question lacks (see tokenize.bound_heads). Each of `groups` (the terms one
         question word was expanded to: 病院 → 救急医療 診療情報ネットワーク, eight terms with their parts) counts
-        as one word, its terms' scores averaged, so a long term does not outweigh the question's other words."""
+        as one word, its terms' scores averaged, so a long term does not outweigh the question's other words.
+        `context` words (place names) count only for a unit that shares another of the question's own words: 福岡
+        says where, not what (selling in 福岡 and 東京 is not the row that writes 福岡都市圏 for moving here)."""
         known = [t for t in query_lemmas if t in self.vocabulary and t not in ignore and _meaningful(t)]
         if not known:
             return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
@@ -150,6 +153,10 @@ class Lexical:
             members = [t for t in group if t in known]
             if len(members) > 1:
                 total -= (1 - 1 / len(members)) * self._bm25.get_scores(members)
+        expanded = {t for group in groups for t in group}
+        if places := [t for t in known if t in context and t not in expanded]:
+            topical = self.scores([t for t in query_lemmas if t not in expanded], ignore=ignore | context)
+            total -= np.where(topical > 0, 0, self._bm25.get_scores(places))
         return np.maximum(total, 0)
 
 
@@ -295,7 +302,7 @@ class Retriever:
         roles = self.role_terms.difference(*(terms(quote) for quote in quotes))
         ignore = self.party_terms | (GENERIC_TERMS | roles if rows else frozenset())
         groups = [terms(e) for e in expansions]
-        scores = self.lexical.scores(query_lemmas, ignore=ignore, groups=groups)
+        scores = self.lexical.scores(query_lemmas, ignore=ignore, groups=groups, context=place_terms(text))
         where = self.positions.get(agreement, []) if agreement else range(len(self.order))
         lexical = {self.order[n]: float(scores[n]) for n in where if allowed(self.order[n])}
         dense: dict[str, float] = {}

@@ -106,6 +106,17 @@ def terms(text: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4096)
+def place_terms(text: str) -> frozenset[str]:
+    """The terms of `text` that name a place (UniDic's 固有名詞・地名: 福岡, and compounds it heads: 福岡市)."""
+    places = {
+        nfkc(word.feature.orthBase or word.surface).casefold()
+        for word in _tagger()(nfkc(text))
+        if word.feature.pos2 == "固有名詞" and word.feature.pos3 == "地名"
+    }
+    return frozenset(term for term in terms(text) if term.startswith(tuple(places))) if places else frozenset()
+
+
+@lru_cache(maxsize=4096)
 def bound_heads(text: str) -> dict[str, frozenset[str]]:
     """Action nouns (UniDic サ変可能) that `text` only writes inside a compound, after the noun that says which
     one (子育て相談, 就職支援, 新規就農支援), each with those modifiers. Asked bare (「相談するなら」「支援して

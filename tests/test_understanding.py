@@ -790,3 +790,15 @@ def test_a_word_of_the_role_cells_never_decides_the_row(engine):
     assert cited(engine.ask("バスのことは久留米市がけん引役？"))[0] == "annex-3-2-1"
     listed = cited(engine.ask("久留米市が「けん引役」と書かれている取組を全部挙げて"))  # quoted: it is what is sought
     assert {"annex-1-2", "annex-1-3", "annex-1-4"} <= set(listed)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("うちの店の菓子を福岡や東京のデパートで売りたいけど、手伝ってくれるのはどっちの市？", "annex-1-2"),
+        ("福岡から引っ越してきた人への支援はどっちの市？", "annex-3-2-2"),  # 移住 is shared: 福岡 counts there
+    ],
+)
+def test_a_place_name_says_where_and_counts_only_beside_a_word_of_the_topic(engine, question, expected):
+    """The 移住 row writes 福岡都市圏: a question that sells in 福岡 and 東京 is about the sales row, not about moving."""
+    assert cited(engine.ask(question))[0] == expected
