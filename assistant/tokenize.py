@@ -105,6 +105,28 @@ def terms(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_GIST_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞"})
+# Numerals, time and formal nouns (先月, とき, ところ) and auxiliary verbs (てくる, てもらえる) carry no topic.
+_NO_GIST = frozenset({"数詞", "副詞可能"})
+
+
+def gist(text: str) -> list[str]:
+    """The content words of a long question in order, without repeats, compounds or its frame: what a dense
+    query of bounded length should spend its characters on (a long question's request often comes last)."""
+    out: list[str] = []
+    after_te = False
+    for word in _tagger()(nfkc(text)):
+        feature = word.feature
+        auxiliary = feature.pos2 == "非自立可能" and (after_te or feature.pos1 != "動詞")
+        after_te = feature.pos1 == "助詞" and word.surface in ("て", "で")
+        if feature.pos1 not in _GIST_POS or {feature.pos2, feature.pos3} & _NO_GIST or auxiliary:
+            continue
+        lemma = nfkc(feature.orthBase or word.surface).casefold()
+        if lemma not in _STOP_LEMMAS and lemma not in out:
+            out.append(lemma)
+    return out
+
+
 @lru_cache(maxsize=4096)
 def place_terms(text: str) -> frozenset[str]:
     """The terms of `text` that name a place (UniDic's 固有名詞・地名: 福岡, and compounds it heads: 福岡市)."""

@@ -802,3 +802,21 @@ def test_a_word_of_the_role_cells_never_decides_the_row(engine):
 def test_a_place_name_says_where_and_counts_only_beside_a_word_of_the_topic(engine, question, expected):
     """The 移住 row writes 福岡都市圏: a question that sells in 福岡 and 東京 is about the sales row, not about moving."""
     assert cited(engine.ask(question))[0] == expected
+
+
+LONG_CHILDCARE_QUESTION = (
+    "小郡市に住んでる30代の主婦です。上の子が小学生で下の子がまだ2歳なんですが、病院に行くときとか用事があるときに"
+    "数時間だけ下の子を見てもらえるところを探していて、久留米の方がそういう場所が多いって聞いたんですけど、小郡に住んで"
+    "ても使えるのかとか、そもそもどっちの市役所に問い合わせればいいのかよく分からなくて困ってます。どうしたらいいですか？"
+)
+
+
+def test_a_long_question_is_embedded_as_its_gist_so_its_request_still_counts(engine):
+    """Cut at its first 64 characters of lemmas, the question lost what it asks for (見てもらう, 問い合わせる) and
+    kept 病院, so the emergency row came first; its gist keeps the content words and drops the frame."""
+    from assistant.retrieve import dense_query
+
+    embedded = dense_query(LONG_CHILDCARE_QUESTION)
+    assert "見る" in embedded and "問い合わせる" in embedded
+    assert not {"小郡", "30", "とき", "くる"} & set(embedded.split())
+    assert cited(engine.ask(LONG_CHILDCARE_QUESTION))[0] == "annex-3-1-2"
