@@ -68,6 +68,8 @@ class Planner:
         parties = ordered_parties(self.scope, query)
         if not query.text:
             return Plan("empty", query, parties=parties), []
+        if query.listing and not query.asks_for and self._lists_unwritten(query.text):
+            query = replace(query, asks_for="roster")
         if query.injection:
             return Plan("injection", query, parties=parties), []
         if self.refusal_topics and (topic := query.not_provided):
@@ -144,6 +146,13 @@ class Planner:
         if query.closing or (query.year and not query.article):
             return Plan("closing", query, (self.scope.units["closing"],), parties)
         return None
+
+    def _lists_unwritten(self, text: str) -> bool:
+        """「…病院の一覧」: a list of things the agreement never writes (it names the network, not its
+        hospitals), so no unit settles it, however close the rest of the question is."""
+        listed = _LISTED.search(text)
+        vocabulary = {t for chunk in self.scope.units.values() for t in chunk.tokens}
+        return bool(listed) and not set(terms(listed.group(1))) & vocabulary
 
     def _has_row_topic(self, query: Query) -> bool:
         """Whether the question's own words point at an activity (then 目的 is that activity's aim, not 第1条)."""
@@ -378,6 +387,8 @@ class Planner:
         return plan_for(top.chunk, query, parties, self.scope)
 
 
+# What a listing asks to see: the noun written before の一覧 / のリスト (「参加している病院の一覧」 → 病院).
+_LISTED = re.compile(r"([一-龥ァ-ヶー]+)の(?:一覧|リスト)")
 _ARTICLES = re.compile(r"何条|何か条|各条|全条|条文|見出し|\barticles\b", re.IGNORECASE)
 # An article asked for by name (何条, 条文, 根拠), where 「どこに書いてある」 asks only where the text says it.
 _ARTICLE_ASKED = re.compile(r"何条|どの条|条文|根拠|基づ|\b(?:article|provision|clause)s?\b", re.IGNORECASE)

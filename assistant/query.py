@@ -98,6 +98,7 @@ _ASKS_FOR = {
     # Who the members or staff of a body are, by name: the agreement names bodies, and no person but the mayors.
     "people": re.compile(
         r"名簿|氏名|顔ぶれ|(?:委員|メンバー|構成員|職員|担当者)(?:全員)?の(?:名前|なまえ)"
+        r"|(?:委員|メンバー|構成員|担当者)(?:って|は|には|に)(?:誰|だれ)"  # 「委員って誰？」: which people
         r"|member list|roster|names? of (?:the |its |their )?(?:[a-z']+ )?(?:members|committee|staff|people)"
     ),
     # How to apply, book or register: the agreement assigns roles and sets no procedure.
@@ -413,6 +414,8 @@ def _relative_article(text: str) -> int:
 
 def _asks_for(text: str) -> str:
     """The kind of fact asked for; a question that asks which city is about roles whatever else it says."""
+    if _ASKS_FOR["people"].search(text):  # who the members are is asked with 誰, and is no role question
+        return "people"
     if _WHO.search(text):
         return ""
     quantities = asked_quantities(text)

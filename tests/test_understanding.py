@@ -314,7 +314,11 @@ def test_how_often_the_council_meets_is_not_settled_by_its_article_asked_or_foll
 
 def test_members_names_are_not_settled_and_the_mayors_names_are(engine):
     """The agreement names its bodies (推進協議会) but no member of them; the closing block names the mayors."""
-    for question in ("推進協議会のメンバー全員の名前を教えて", "Can I see the names of the council's staff?"):
+    for question in (
+        "推進協議会のメンバー全員の名前を教えて",
+        "Can I see the names of the council's staff?",
+        "推進協議会の委員って誰がなってるの？",  # who the members are, asked with 誰: not a role question
+    ):
         answer = engine.ask(question)
         assert answer.outcome == "nearest" and "art-4" in cited(answer), question
     signed = engine.ask("署名した市長の氏名は？")
@@ -820,3 +824,13 @@ def test_a_long_question_is_embedded_as_its_gist_so_its_request_still_counts(eng
     assert "見る" in embedded and "問い合わせる" in embedded
     assert not {"小郡", "30", "とき", "くる"} & set(embedded.split())
     assert cited(engine.ask(LONG_CHILDCARE_QUESTION))[0] == "annex-3-1-2"
+
+
+def test_a_list_of_things_the_agreement_never_writes_is_not_settled(engine):
+    """It names the network (診療情報ネットワーク), not its hospitals: a list of them is "not settled", with the
+    row as related; a list of what it does write (its 取組) is answered."""
+    hospitals = engine.ask("診療情報ネットワークに参加している病院の一覧を見せて。")
+    assert hospitals.outcome == "nearest" and cited(hospitals)[0] == "annex-2-2"
+    assert "一覧は協約書に書かれていません" in hospitals.text
+    listed = engine.ask("高次の都市機能の集積・強化に入っている取組の一覧がほしい")
+    assert listed.outcome == "answer" and "annex-2-1" in cited(listed)
