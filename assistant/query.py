@@ -324,7 +324,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         search_text=lexicon.neutral(" ".join([numeric, *extra])),
         language=language,
         truncated=truncated,
-        article=_first_int(_ARTICLE.search(numeric)),
+        article=_asked_article(numeric),
         articles=tuple(dict.fromkeys(int(next(g for g in m.groups() if g)) for m in _ARTICLE.finditer(numeric))),
         item=_item(numeric),
         section=_section(numeric),
@@ -460,6 +460,17 @@ def _name_pattern(word: str) -> re.Pattern[str]:
     if word.isascii():
         return re.compile(rf"(?<![a-z]){re.escape(word)}(?![a-z])", re.IGNORECASE)
     return re.compile(re.escape(word))
+
+
+def _asked_article(text: str) -> int | None:
+    """The article asked about: the first named, unless the others only modify (「第1条の目的を達成するため、
+    第2条では何を…」: 第1条 followed by の, 第2条 by the topic particle では asks about 第2条)."""
+    found = list(_ARTICLE.finditer(text))
+    marked = [m for m in found if re.match(r"\s*(?:では|には|は|って)", text[m.end() :])]
+    modifiers = [m for m in found if text[m.end() :].lstrip().startswith("の")]
+    if len(found) > 1 and len(marked) == 1 and len(modifiers) == len(found) - 1:
+        return _first_int(marked[0])
+    return _first_int(found[0]) if found else None
 
 
 def _first_int(match: re.Match[str] | None) -> int | None:

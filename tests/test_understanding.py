@@ -834,3 +834,10 @@ def test_a_list_of_things_the_agreement_never_writes_is_not_settled(engine):
     assert "一覧は協約書に書かれていません" in hospitals.text
     listed = engine.ask("高次の都市機能の集積・強化に入っている取組の一覧がほしい")
     assert listed.outcome == "answer" and "annex-2-1" in cited(listed)
+
+
+def test_of_two_articles_named_the_one_asked_about_is_the_one_the_question_is_about(engine):
+    """第1条 only modifies (第1条の目的のために); 第2条 carries the topic particle: the question is about 第2条."""
+    assert cited(engine.ask("第1条の目的のために、第2条では両市が何を生かすとしている？"))[0] == "art-2"
+    compared = cited(engine.ask("第3条と第4条は何が違う？"))
+    assert compared[:2] == ["art-3", "art-4"]
