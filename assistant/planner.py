@@ -150,9 +150,9 @@ class Planner:
     def _lists_unwritten(self, text: str) -> bool:
         """「…病院の一覧」: a list of things the agreement never writes (it names the network, not its
         hospitals), so no unit settles it, however close the rest of the question is."""
-        listed = _LISTED.search(text)
-        vocabulary = {t for chunk in self.scope.units.values() for t in chunk.tokens}
-        return bool(listed) and not set(terms(listed.group(1))) & vocabulary
+        if not (listed := _LISTED.search(text)):
+            return False
+        return not any(set(terms(listed.group(1))) & set(chunk.tokens) for chunk in self.scope.units.values())
 
     def _has_row_topic(self, query: Query) -> bool:
         """Whether the question's own words point at an activity (then 目的 is that activity's aim, not 第1条)."""

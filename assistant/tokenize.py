@@ -28,6 +28,12 @@ def _tagger() -> fugashi.Tagger:
     return fugashi.Tagger()
 
 
+def _lemma(word: fugashi.UnidicNode) -> str:
+    """The form a word is indexed and matched under: its written dictionary form (取り組み → 取り組む), NFKC'd
+    and casefolded."""
+    return nfkc(word.feature.orthBase or word.surface).casefold()
+
+
 def tokens(text: str) -> tuple[Token, ...]:
     """Content-word tokens of `text`, normalised so query and passage forms meet."""
     out: list[Token] = []
@@ -35,7 +41,7 @@ def tokens(text: str) -> tuple[Token, ...]:
         feature = word.feature
         if feature.pos1 not in _CONTENT_POS:
             continue
-        lemma = nfkc(feature.orthBase or word.surface).casefold()
+        lemma = _lemma(word)
         if lemma in _STOP_LEMMAS:
             continue
         out.append(Token(lemma=lemma, reading=feature.kana or ""))
@@ -94,7 +100,7 @@ def terms(text: str) -> tuple[str, ...]:
         if feature.pos1 not in _CONTENT_POS:
             previous = ""
             continue
-        lemma = nfkc(feature.orthBase or word.surface).casefold()
+        lemma = _lemma(word)
         if lemma in _STOP_LEMMAS:
             previous = ""
             continue
@@ -121,7 +127,7 @@ def gist(text: str) -> list[str]:
         after_te = feature.pos1 == "助詞" and word.surface in ("て", "で")
         if feature.pos1 not in _GIST_POS or {feature.pos2, feature.pos3} & _NO_GIST or auxiliary:
             continue
-        lemma = nfkc(feature.orthBase or word.surface).casefold()
+        lemma = _lemma(word)
         if lemma not in _STOP_LEMMAS and lemma not in out:
             out.append(lemma)
     return out
@@ -131,7 +137,7 @@ def gist(text: str) -> list[str]:
 def place_terms(text: str) -> frozenset[str]:
     """The terms of `text` that name a place (UniDic's 固有名詞・地名: 福岡, and compounds it heads: 福岡市)."""
     places = {
-        nfkc(word.feature.orthBase or word.surface).casefold()
+        _lemma(word)
         for word in _tagger()(nfkc(text))
         if word.feature.pos2 == "固有名詞" and word.feature.pos3 == "地名"
     }
@@ -148,7 +154,7 @@ def bound_heads(text: str) -> dict[str, frozenset[str]]:
     previous = ""
     for word in _tagger()(nfkc(text)):
         feature = word.feature
-        lemma = nfkc(feature.orthBase or word.surface).casefold()
+        lemma = _lemma(word)
         if feature.pos1 == "名詞" and feature.pos3 == "サ変可能":
             if previous:
                 modifiers.setdefault(lemma, set()).add(previous)
@@ -179,7 +185,7 @@ def words(text: str) -> tuple[Word, ...]:
     out: list[Word] = []
     for word in _tagger()(nfkc(text)):
         surface = nfkc(word.surface).casefold()
-        lemma = nfkc(word.feature.orthBase or word.surface).casefold()
+        lemma = _lemma(word)
         standard = nfkc((word.feature.lemma or "").split("-")[0]).casefold()  # バス-bus: a loanword's origin
         out.append(Word(surface, lemma, word.feature.pos1, standard if standard != lemma else ""))
     return tuple(out)
