@@ -275,6 +275,7 @@ def serve(settings: Settings, *, progress: Callable[[int, int], None] | None = N
         ssr_mode=False,
         pwa=False,
         mcp_server=False,
+        enable_monitoring=False,
         footer_links=["api"],
         theme=theme(),
         css=CSS,

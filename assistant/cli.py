@@ -194,6 +194,10 @@ def run_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.auth_on_command_line is not None:
         raise AssistantError(FLAG_REFUSED)
     logins(settings.auth, settings.auth_file)  # a bad login setting fails before the slow imports
+    from assistant.lazy import defer_import, keep_out
+
+    defer_import("pandas")  # Gradio imports both; the app uses neither (see assistant/lazy.py)
+    keep_out("matplotlib")
     from assistant.app import serve
 
     return serve(settings, progress=Progress())

@@ -19,6 +19,11 @@ def _disable_telemetry() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("CHROMA_TELEMETRY_IMPL", "none")
+    # Gradio's queue also keeps a log of the last 10,000 events and, after every event, summarises it in a
+    # pandas DataFrame for its /monitoring page, which the app turns off (enable_monitoring=False). Keep one
+    # event and never summarise: that work cost a DataFrame per answer and kept pandas (~40 MB) loaded.
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**62))
 
 
 _disable_telemetry()

@@ -166,8 +166,8 @@ def _wait_until_serving(url: str, process: subprocess.Popen[str], log: Path, *, 
 
 
 @pytest.fixture(scope="module")
-def app(built_index: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """`python app.py --port P` on a copy of the session's index; yields (url, data dir)."""
+def app(built_index: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, int]]:
+    """`python app.py --port P` on a copy of the session's index; yields (url, data dir, pid)."""
     data_dir = tmp_path_factory.mktemp("app_data")
     shutil.copytree(built_index.data_dir / "chroma", data_dir / "chroma")
     port = _free_port()
@@ -181,7 +181,7 @@ def app(built_index: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_until_serving(url, process, log)
-        yield url, data_dir
+        yield url, data_dir, process.pid
     finally:
         process.terminate()
         try:
@@ -193,7 +193,7 @@ def app(built_index: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture(scope="module")
-def client(app: tuple[str, Path]) -> Any:
+def client(app: tuple[str, Path, int]) -> Any:
     from gradio_client import Client
 
     return Client(app[0], verbose=False)
@@ -212,7 +212,7 @@ def test_api_role_question(client: Any) -> None:
 
 
 @pytest.mark.slow
-def test_api_returns_the_cli_json(client: Any, app: tuple[str, Path], run_cli: Any) -> None:
+def test_api_returns_the_cli_json(client: Any, app: tuple[str, Path, int], run_cli: Any) -> None:
     result = _ask(client, "第4条", [])
     assert result["citations"][0]["id"].endswith("/art-4")
     cli = run_cli("-m", "assistant", "ask", "--json", "--data-dir", str(app[1]), "第4条")
@@ -224,7 +224,7 @@ def test_api_returns_the_cli_json(client: Any, app: tuple[str, Path], run_cli: A
 
 
 @pytest.mark.slow
-def test_api_out_of_scope_is_refused_and_logged(client: Any, app: tuple[str, Path]) -> None:
+def test_api_out_of_scope_is_refused_and_logged(client: Any, app: tuple[str, Path, int]) -> None:
     result = _ask(client, "明日の天気は？", [])
     assert result["refused"] is True
     assert result["citations"] == []
@@ -249,11 +249,39 @@ def test_api_malformed_history_is_a_clear_error(client: Any, history: object) ->
     assert "history" in result["error"] and "Traceback" not in result["error"]
 
 
+@pytest.mark.slow
+def test_app_serves_without_pandas_or_matplotlib(client: Any, app: tuple[str, Path, int]) -> None:
+    """Gradio imports pandas at start and matplotlib around every event; the app uses neither, and leaving
+    them out keeps about 70 MB off its memory (evals/results/REPORT.md)."""
+    assert _ask(client, BUS, [])["citations"][0]["id"].endswith("annex-3-2-1")
+    maps = Path(f"/proc/{app[2]}/maps").read_text(encoding="utf-8")
+    assert "/pandas/" not in maps and "/matplotlib/" not in maps
+
+
+def test_a_deferred_module_loads_when_used_and_a_kept_out_one_is_missing() -> None:
+    script = """
+import sys
+from assistant.lazy import defer_import, keep_out
+defer_import("pandas"); keep_out("matplotlib")
+import pandas
+assert "pandas.core" not in sys.modules
+assert pandas.DataFrame({"a": [1, 2]}).shape == (2, 1)
+import pandas.core.frame
+assert pandas.core.frame.DataFrame is pandas.DataFrame
+try:
+    import matplotlib
+except ImportError:
+    print("ok")
+"""
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "ok", run.stderr
+
+
 # --- the page in Chromium (slow) ---------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def page(app: tuple[str, Path]) -> Iterator[Any]:
+def page(app: tuple[str, Path, int]) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -279,7 +307,7 @@ def _wait_for_answers(page: Any, count: int) -> None:
 
 
 @pytest.mark.slow
-def test_page_streams_a_cited_answer(page: Any, app: tuple[str, Path]) -> None:
+def test_page_streams_a_cited_answer(page: Any, app: tuple[str, Path, int]) -> None:
     _submit(page, BUS)
     page.wait_for_selector("#chat [data-testid=bot]")  # the answer streams in first …
     page.wait_for_selector("#chat .cite-card")  # … then its citation cards
