@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import sys
 import types
+from typing import Any
 
 
 class _StandIn(types.ModuleType):
@@ -43,3 +44,17 @@ def keep_out(name: str) -> None:
     and 0.3 s at the first answer), but the app draws no plots. Only the test install has matplotlib (for
     the bench's charts), so this also makes the app measured by the bench the app `make run` serves."""
     sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
+def import_without(name: str, absent: str) -> Any:
+    """Import `name` as if `absent` were not installed, for an optional dependency it would only import.
+
+    `absent` is blocked for this import alone: later imports of it (by another library) work as usual,
+    and if it is already loaded, `name` simply gets it."""
+    if absent in sys.modules or name in sys.modules:
+        return importlib.import_module(name)
+    sys.modules[absent] = None  # type: ignore[assignment]
+    try:
+        return importlib.import_module(name)
+    finally:
+        del sys.modules[absent]

@@ -250,18 +250,21 @@ def test_api_malformed_history_is_a_clear_error(client: Any, history: object) ->
 
 
 @pytest.mark.slow
-def test_app_serves_without_pandas_or_matplotlib(client: Any, app: tuple[str, Path, int]) -> None:
-    """Gradio imports pandas at start and matplotlib around every event; the app uses neither, and leaving
-    them out keeps about 70 MB off its memory (evals/results/REPORT.md)."""
+def test_app_serves_without_pandas_matplotlib_or_scipy(client: Any, app: tuple[str, Path, int]) -> None:
+    """Gradio imports pandas at start and matplotlib around every event, bm25s imports scipy; the app uses
+    none of them, and leaving them out keeps about 90 MB off its memory (evals/results/REPORT.md)."""
     assert _ask(client, BUS, [])["citations"][0]["id"].endswith("annex-3-2-1")
     maps = Path(f"/proc/{app[2]}/maps").read_text(encoding="utf-8")
-    assert "/pandas/" not in maps and "/matplotlib/" not in maps
+    assert not [name for name in ("/pandas/", "/matplotlib/", "/scipy/") if name in maps]
 
 
 def test_a_deferred_module_loads_when_used_and_a_kept_out_one_is_missing() -> None:
     script = """
 import sys
-from assistant.lazy import defer_import, keep_out
+from assistant.lazy import defer_import, import_without, keep_out
+bm25s = import_without("bm25s", "scipy")
+assert not bm25s.SCIPY_AVAILABLE and "scipy" not in sys.modules
+import scipy.sparse  # blocked for bm25s's import only
 defer_import("pandas"); keep_out("matplotlib")
 import pandas
 assert "pandas.core" not in sys.modules
