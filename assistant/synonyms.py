@@ -51,7 +51,10 @@ class SynonymMap:
         for token in tokens:
             found.update(dict.fromkeys(self.words.get(token.surface, ())))
             found.update(dict.fromkeys(self.words.get(token.lemma, ())))
-            found.update(dict.fromkeys(self.words.get(token.standard, ()) if token.standard else ()))
+            # By its lexeme's spelling (引っこし → 引っ越し), less the word itself: the corpus's けん引 is 牽引 as a
+            # lexeme, and 牽引 leads to けん引 (see _lexeme_spellings), which a question writing けん引 already has.
+            spelled = self.words.get(token.standard, ()) if token.standard else ()
+            found.update(dict.fromkeys(term for term in spelled if term != token.lemma))
         lemmas = [token.lemma for token in tokens]
         for size in range(2, self._longest_sequence + 1):
             for start in range(len(lemmas) - size + 1):
@@ -171,12 +174,28 @@ def build_synonym_map(
     pairs: dict[tuple[str, str], str] = {}
     for gloss, term in _english_pairs(vocabulary, generic, english) if english else ():
         pairs.setdefault((gloss, term), "jmdict")
+    for key, term in _lexeme_spellings(vocabulary, generic):
+        pairs.setdefault((key, term), "unidic")
     for term in vocabulary:
         for group in _targets(term, dictionary, generic):
             for entry in dictionary.entries(group):
                 if entry.key != term and entry.triggers and _usable_key(entry.key):
                     pairs.setdefault((entry.key, term), group)
     return _tables(pairs, dictionary)
+
+
+def _lexeme_spellings(vocabulary: list[str], generic: Collection[str]) -> list[tuple[str, str]]:
+    """(spelling, corpus term) for a corpus word that UniDic spells otherwise as a lexeme (語彙素): 活かす is
+    生かす, so 「特色を生かして」 reaches the row that writes 地域資源を活かした. The tokenizer gives each
+    question word's lexeme spelling too (Word.standard), so this is one dictionary's knowledge, not a list."""
+    out: list[tuple[str, str]] = []
+    for term in filter(lambda term: _reachable(term, generic), vocabulary):
+        found = tokenize.words(term)
+        spelling = found[0].standard if len(found) == 1 else ""
+        # A name's lexeme is its reading (梶原 → カジワラ): kana spellings are the readings' job (tokenize.Readings).
+        if spelling and _usable_key(spelling) and not (_KANA_ONLY.fullmatch(spelling) and not _KANA.search(term)):
+            out.append((spelling, term))
+    return out
 
 
 def _english_pairs(
@@ -198,14 +217,17 @@ FRAME_WORDS = ("協約", "協約書", "市", "役割", "分担", "取組", "住�
 ENGLISH_FRAME = ("lead", "run", "responsible", "handle", "manage", "in charge", "take care of", "do", "carry out")
 
 
+def _reachable(term: str, generic: Collection[str]) -> bool:
+    """Whether a question's other words may lead to `term`."""
+    # One character (日, 本, 間, 体) or kana only (つくり): the spelling does not say which sense the corpus means,
+    # and a dictionary picks one (日 → Sunday, 本 → book, つくり → 刺身). A term most chunks share (役割, 都市,
+    # 行う) decides nothing; expanding to it only adds noise (city → 都市).
+    return len(term) > 1 and not _HIRAGANA_ONLY.fullmatch(term) and term not in generic
+
+
 def _targets(term: str, dictionary: SynonymDictionary, generic: Collection[str]) -> list[str]:
     """The groups `term` may be reached through. Each rule drops a kind of noise seen in real groups."""
-    if len(term) == 1 or _HIRAGANA_ONLY.fullmatch(term):
-        # One character (日, 本, 間, 体) or kana only (つくり): the spelling does not say which sense the corpus
-        # means, and Sudachi's group picks one (日 → Sunday, 本 → book, つくり → 刺身).
-        return []
-    if term in generic:
-        # A term most chunks share (役割, 都市, 行う) decides nothing; expanding to it only adds noise (city → 都市).
+    if not _reachable(term, generic):
         return []
     groups = dictionary.groups_of(term)
     out = []

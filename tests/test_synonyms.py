@@ -105,6 +105,15 @@ def test_a_question_without_synonyms_gets_no_expansion(corpus_map: SynonymMap, q
     assert corpus_map.expand(question) == []
 
 
+def test_a_word_reaches_the_corpus_spelling_of_its_lexeme(corpus_map: SynonymMap) -> None:
+    """UniDic's lexeme of the agreement's 活かす is 生かす, of けん引 牽引: either spelling finds the agreement's,
+    and a question already writing the agreement's spelling gets nothing more (no name becomes its reading)."""
+    assert "活かす" in corpus_map.expand("地元の特色を生かして")
+    assert "けん引" in corpus_map.expand("牽引役はどっち")
+    assert corpus_map.expand("けん引役はどっち") == []
+    assert corpus_map.expand("カジワラさん") == []
+
+
 def test_expansions_are_always_corpus_terms(corpus_map: SynonymMap, documents: list[tuple[str, ...]]) -> None:
     vocabulary = {term for terms in documents for term in terms}
     reached = {term for _word, term, _group in corpus_map.pairs}

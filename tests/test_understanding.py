@@ -535,6 +535,11 @@ def test_kana_reads_a_one_character_word_only_where_a_word_stands():
     assert readings.read("こうとおつってだれのこと") == ["甲", "乙"]
 
 
+def test_a_verb_in_another_spelling_of_the_same_word_finds_the_row(engine):
+    """生かす and the 別表's 活かす are one UniDic lexeme (see synonyms._lexeme_spellings)."""
+    assert cited(engine.ask("地域の特色を生かした取り組みは小郡市も関係ある？"))[0] == "annex-3-1-3"
+
+
 def test_small_kana_written_large_still_reaches_the_word(engine):
     assert cited(engine.ask("シテイプラザは小郡市の人も使える？"))[0] == "annex-2-1"
 
