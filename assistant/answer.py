@@ -358,7 +358,7 @@ _ASKED_JA = {
     "contact": "連絡先",
     "procedure": "申込みや手続きの方法",
     "people": "委員や担当者の氏名",
-    "roster": "個々の機関や施設の一覧",
+    "roster": "個々の機関や施設などの名称や一覧",
 }
 _ASKED_EN = {
     "amount": "amounts or fees",
@@ -369,7 +369,7 @@ _ASKED_EN = {
     "contact": "contacts",
     "procedure": "how to apply or book",
     "people": "the names of members or staff",
-    "roster": "lists of individual institutions or facilities",
+    "roster": "the names or lists of individual institutions, facilities and the like",
 }
 
 

@@ -68,7 +68,7 @@ class Planner:
         parties = ordered_parties(self.scope, query)
         if not query.text:
             return Plan("empty", query, parties=parties), []
-        if query.listing and not query.asks_for and self._lists_unwritten(query.text):
+        if query.listing and not query.asks_for and self._unwritten(_LISTED.search(query.text)):
             query = replace(query, asks_for="roster")
         if query.injection:
             return Plan("injection", query, parties=parties), []
@@ -87,6 +87,8 @@ class Planner:
             ), []
         if self.routes and (routed := self._route(query, parties)):
             return self._capped(routed), [Scored(c, 1.0, 0.0, 0.0) for c in routed.chunks]
+        if not (query.asks_for or query.which_article) and self._unwritten(which := _WHICH.search(query.text)):
+            query = replace(query, asks_for="place" if which and which.group(2) == "どこ" else "roster")
         kinds = None
         if self.routes and query.provision and not (query.provision == "目的" and self._has_row_topic(query)):
             if headed := self._headed(query.provision):
@@ -147,12 +149,13 @@ class Planner:
             return Plan("closing", query, (self.scope.units["closing"],), parties)
         return None
 
-    def _lists_unwritten(self, text: str) -> bool:
-        """「…病院の一覧」: a list of things the agreement never writes (it names the network, not its
-        hospitals), so no unit settles it, however close the rest of the question is."""
-        if not (listed := _LISTED.search(text)):
+    def _unwritten(self, asked: re.Match[str] | None) -> bool:
+        """Whether the thing a question asks to be listed or pointed at (「…病院の一覧」「工業団地はどこ？」
+        「なくなるバス路線はどれ？」) is one the agreement never writes: it names the network, not its hospitals,
+        and 企業誘致, not which industrial park. No unit settles that, however close the rest of the question is."""
+        if asked is None:
             return False
-        return not any(set(terms(listed.group(1))) & set(chunk.tokens) for chunk in self.scope.units.values())
+        return not any(set(terms(asked.group(1))) & set(chunk.tokens) for chunk in self.scope.units.values())
 
     def _has_row_topic(self, query: Query) -> bool:
         """Whether the question's own words point at an activity (then 目的 is that activity's aim, not 第1条)."""
@@ -389,6 +392,9 @@ class Planner:
 
 # What a listing asks to see: the noun written before の一覧 / のリスト (「参加している病院の一覧」 → 病院).
 _LISTED = re.compile(r"([一-龥ァ-ヶー]+)の(?:一覧|リスト)")
+# What a question asks to be pointed at, ending on it: 「工業団地はどこ？」「なくなるバス路線はどれですか」. Not どこに
+# (聞けば), どこが or どこで: those ask which city or office, a role the agreement does assign.
+_WHICH = re.compile(r"([一-龥ァ-ヶー]+)(?:は|って)(どこ|どれ)(?:ですか|でしょうか|なの|なん|[?？]|$)")
 _ARTICLES = re.compile(r"何条|何か条|各条|全条|条文|見出し|\barticles\b", re.IGNORECASE)
 # An article asked for by name (何条, 条文, 根拠), where 「どこに書いてある」 asks only where the text says it.
 _ARTICLE_ASKED = re.compile(r"何条|どの条|条文|根拠|基づ|\b(?:article|provision|clause)s?\b", re.IGNORECASE)

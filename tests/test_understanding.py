@@ -841,6 +841,20 @@ def test_a_list_of_things_the_agreement_never_writes_is_not_settled(engine):
     assert listed.outcome == "answer" and "annex-2-1" in cited(listed)
 
 
+def test_which_one_of_something_the_agreement_never_writes_is_not_settled(engine):
+    """企業誘致 is written, its industrial parks are not, and no bus route is: asked where or which one, no unit
+    settles it. Asked where to go (「相談ってどこ？」) is a role question, answered; so is which article."""
+    park = engine.ask("企業誘致で使う工業団地ってどこですか")
+    assert park.outcome == "nearest" and cited(park)[0] == "annex-1-3"
+    assert "場所は協約書に書かれていません" in park.text
+    route = engine.ask("公共交通の再編で減らされるバス路線ってどれ？")
+    assert route.outcome == "nearest" and cited(route)[0] == "annex-3-2-1"
+    asked = engine.ask("子育ての相談ってどこ？")
+    assert asked.outcome == "answer" and cited(asked)[0] == "annex-3-1-2"
+    article = engine.ask("疑義が生じたときの扱いを定めた条文はどれ？")
+    assert article.outcome == "answer" and cited(article)[0] == "art-5"
+
+
 def test_of_two_articles_named_the_one_asked_about_is_the_one_the_question_is_about(engine):
     """第1条 only modifies (第1条の目的のために); 第2条 carries the topic particle: the question is about 第2条."""
     assert cited(engine.ask("第1条の目的のために、第2条では両市が何を生かすとしている？"))[0] == "art-2"
