@@ -161,9 +161,17 @@ class Planner:
         """Whether the question's own words point at an activity (then 目的 is that activity's aim, not 第1条)."""
         if set(query.expansions) - set(query.provision.split()) or query.section is not None:
             return True
-        topic = replace(query, search_text=without_provision(query.search_text))
+        topic = replace(query, search_text=self._without_title(without_provision(query.search_text)))
         ranked = self.search(topic, k=1, kinds=("annex_row",), lexical_only=True)
         return bool(ranked) and ranked[0].lexical > 0
+
+    def _without_title(self, text: str) -> str:
+        """`text` less the words of the agreement's title (every unit's embedded text opens with it): asked why
+        the 連携中枢都市圏 is formed, the question is about the agreement, not the row that names its ビジョン."""
+        title = self.scope.units["preamble"].embed_text.split("\n", 1)[0]
+        for word in sorted({w for w in terms(title) if len(w) > 1}, key=len, reverse=True):
+            text = text.replace(word, " ")
+        return text
 
     def _lists(self, numbers: tuple[int, ...]) -> Chunk | None:
         """The one article that lists one of these numbers of items, if exactly one does."""

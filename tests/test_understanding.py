@@ -841,6 +841,14 @@ def test_a_list_of_things_the_agreement_never_writes_is_not_settled(engine):
     assert listed.outcome == "answer" and "annex-2-1" in cited(listed)
 
 
+def test_why_the_area_is_formed_is_the_agreements_purpose_not_the_row_naming_its_vision(engine):
+    """The 連携中枢都市圏 is the agreement's own title: why it is formed is 第1条 (目的); why its ビジョン is made
+    is the row that names the ビジョン."""
+    assert cited(engine.ask("連携中枢都市圏って何のために作るの？"))[0] == "art-1"
+    assert cited(engine.ask("久留米広域連携中枢都市圏はなぜ形成するのですか"))[0] == "art-1"
+    assert cited(engine.ask("連携中枢都市圏ビジョンは何のためにつくるの？"))[0] == "annex-1-1"
+
+
 def test_which_one_of_something_the_agreement_never_writes_is_not_settled(engine):
     """企業誘致 is written, its industrial parks are not, and no bus route is: asked where or which one, no unit
     settles it. Asked where to go (「相談ってどこ？」) is a role question, answered; so is which article."""
