@@ -169,9 +169,11 @@ class Planner:
         """`text` less the words of the agreement's title (every unit's embedded text opens with it): asked why
         the 連携中枢都市圏 is formed, the question is about the agreement, not the row that names its ビジョン."""
         title = self.scope.units["preamble"].embed_text.split("\n", 1)[0]
-        for word in sorted({w for w in terms(title) if len(w) > 1}, key=len, reverse=True):
-            text = text.replace(word, " ")
-        return text
+        covered = [False] * len(text)
+        for word in {w for w in terms(title) if len(w) > 1}:  # every occurrence, so the order does not matter
+            for found in re.finditer(re.escape(word), text):
+                covered[found.start() : found.end()] = [True] * len(word)
+        return "".join(" " if hidden else char for char, hidden in zip(text, covered, strict=True))
 
     def _lists(self, numbers: tuple[int, ...]) -> Chunk | None:
         """The one article that lists one of these numbers of items, if exactly one does."""
