@@ -523,6 +523,35 @@ def test_a_kana_spelling_of_two_known_words_reaches_both_in_every_process():
     assert runs == {"['企業', '起業']\n"}
 
 
+def test_the_same_question_gets_the_same_answer_in_every_process(built_index):
+    """Python hashes strings differently in each process: an answer that followed a set's order changed when
+    the app restarted (the title's words, d12cfa1). Answers, outcomes and citations agree over three seeds."""
+    questions = [
+        "そもそもなぜ連携中枢都市圏を作るのか、協約上の理由を教えて",
+        "ひっこしの相談って小郡でもできる？",
+        "企業誘致で使う工業団地ってどこですか",
+        "Who handles buses?",
+        "第4条の会議は年に何回？",
+    ]
+    script = (
+        "import json, sys; from assistant.engine import Engine; from assistant.settings import load_settings; "
+        "e = Engine.load(load_settings()); "
+        "print(json.dumps([[a.outcome, a.text, [c.id for c in a.citations]] for a in map(e.ask, sys.argv[1:])]))"
+    )
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(built_index.data_dir)}
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script, *questions],
+            env={**env, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(runs) == 1
+
+
 def test_kana_never_reads_as_a_word_with_digits():
     """第1 and 第252 have no reading for their digits: read as ダイ, they were found in hiragana (てつだい)."""
     assert Readings({"第1", "第252", "手伝い"}).read("だいじな てつだい") == ["手伝い"]
