@@ -40,8 +40,8 @@ def defer_import(name: str) -> None:
 def keep_out(name: str) -> None:
     """Make `import name` fail as if it were not installed (None in sys.modules is Python's own switch).
 
-    For matplotlib: Gradio imports it around every event, when installed, to pin its backend (about 30 MB
-    and 0.3 s at the first answer), but the app draws no plots. Only the test install has matplotlib (for
+    For matplotlib: Gradio imports it around every event, when installed, to pin its backend (about 25 MB
+    of the app's memory), but the app draws no plots. Only the test install has matplotlib (for
     the bench's charts), so this also makes the app measured by the bench the app `make run` serves."""
     sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
