@@ -246,12 +246,17 @@ class TemplateAnswerer:
         picked += signers if {"signers", "address"} & set(facets) else []
         iso = str(chunk.metadata.get("date", ""))
         western = f"{int(iso[:4])}年{int(iso[5:7])}月{int(iso[8:10])}日" if iso else ""
+        # The date opens the answer when it is asked for, once: asked for an address or the signers, it would
+        # answer a question nobody asked (「住所はどこ？」 → 「締結日は…」); a wrong year is corrected with it.
+        corrected = bool(plan.query.year and iso and plan.query.year != int(iso[:4]))
+        dated = "date" in facets and not corrected
         lead = (
-            f"The agreement was signed on {date} ({iso}, i.e. {western}). From its closing block:"
+            (f"The agreement was signed on {date} ({iso}, i.e. {western}). " if dated else "")
+            + "From its closing block:"
             if english
-            else f"締結日は{date}（西暦{western}）です。協約書の末文には次のとおりあります。"
+            else (f"締結日は{date}（西暦{western}）です。" if dated else "") + "協約書の末文には次のとおりあります。"
         )
-        if plan.query.year and iso and plan.query.year != int(iso[:4]):
+        if corrected:
             lead = (
                 f"No: the agreement was signed on {date} ({western}), not in {plan.query.year}. {lead}"
                 if english

@@ -723,6 +723,15 @@ def test_dates_are_also_given_in_the_western_calendar(engine):
 def test_a_wrong_year_is_corrected_in_the_first_sentence(engine):
     answer = engine.ask("この協約は2019年に結ばれたんだよね？")
     assert answer.text.startswith("いいえ、締結は2019年ではなく、平成28年2月23日（西暦2016年2月23日）です。")
+    assert answer.text.count("西暦2016年2月23日") == 1  # said once, not again as 「締結日は…」
+
+
+def test_the_closing_block_answer_opens_with_what_was_asked(engine):
+    """Asked for an address or the signers, the answer opens on the closing block, not on the signing date."""
+    address = engine.ask("久留米市役所の住所は協約書ではどこになってる？")
+    assert cited(address) == ["closing"] and address.text.startswith("協約書の末文には")
+    assert "城南町15番地3" in address.text and "締結日は" not in address.text
+    assert engine.ask("協約を結んだのはいつ？").text.startswith("締結日は平成28年2月23日")
 
 
 @pytest.mark.parametrize(
