@@ -44,6 +44,7 @@ _ARTICLE = re.compile(r"(?:第\s*(\d+)\s*条(?!の\d)|(?<![\d第])(\d+)\s*条(?!
 _ITEM = re.compile(r"(?:第\s*(\d+)\s*号|(\d+)\s*号|item\s*(\d+)|(\d+)\s*つ目|(\d+)\s*番目)", re.IGNORECASE)
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth)\b", re.IGNORECASE)
 _SECTION = re.compile(r"別表\s*の?\s*[（(]\s*(\d)\s*[)）]\s*([①②③]|[（(]?[1-3][)）]?(?=の|は|に|で))?")
+_BARE_SECTION = re.compile(r"[（(]\s*([1-3])\s*[)）]\s*([①②③]|[1-3](?=の|は|に|で))?")
 _DEFINITION = re.compile(
     r"(?:甲|乙|甲と乙|甲乙)\s*(?:って|とは|は)[^、。?？]{0,5}?(?:誰|だれ|どこ|どちら|どっち|どの|なに|何)(?:の|[?？]|$|市|を指|ですか)"
     # 「誰と誰の協約？」「どことどこが結んだ？」: the pair that made it (not 「協議するのは誰と誰？」, 第5条's pair)
@@ -488,7 +489,12 @@ def _item(text: str) -> int | None:
 
 
 def _section(text: str) -> str | None:
-    match = _SECTION.search(nfkc(text))
+    text = nfkc(text)
+    match = _SECTION.search(text)
+    # Without 別表, (N) is still the 別表's section when a field number follows (only the 別表 has ①②③) or the
+    # question asks for 取組, the 別表's word for its rows: 第2条 numbers its 事項 (1)–(3) too.
+    if not match and (bare := _BARE_SECTION.search(text)) and (bare.group(2) or "取組" in text):
+        match = bare
     if not match:
         return None
     sub = match.group(2)

@@ -726,6 +726,19 @@ def test_a_wrong_year_is_corrected_in_the_first_sentence(engine):
     assert answer.text.count("西暦2016年2月23日") == 1  # said once, not again as 「締結日は…」
 
 
+@pytest.mark.parametrize(
+    ("question", "rows"),
+    [
+        ("(2)の取組の一覧", ["section-2", "annex-2-1", "annex-2-2", "annex-2-3"]),
+        ("（2）の取組を全部", ["section-2", "annex-2-1", "annex-2-2", "annex-2-3"]),
+        ("(3)②にはどんな取組がある？", ["section-3-2", "annex-3-2-1", "annex-3-2-2"]),
+    ],
+)
+def test_a_section_number_without_the_word_annex_lists_that_section(engine, question, rows):
+    """Without 別表, (2) asked for its 取組, or followed by ①②③, is the 別表's section: it listed one row of (3)①."""
+    assert cited(engine.ask(question)) == rows
+
+
 def test_the_closing_block_answer_opens_with_what_was_asked(engine):
     """Asked for an address or the signers, the answer opens on the closing block, not on the signing date."""
     address = engine.ask("久留米市役所の住所は協約書ではどこになってる？")
