@@ -15,7 +15,7 @@ from assistant.answer import Plan
 from assistant.calibration import Calibration
 from assistant.chunks import row_cells
 from assistant.normalize import fold
-from assistant.query import Query, without_articles, without_provision
+from assistant.query import Query, without_articles, without_provision, without_section
 from assistant.retrieve import GENERIC_TERMS, Scored
 from assistant.tokenize import terms
 from assistant.types import Chunk
@@ -132,10 +132,10 @@ class Planner:
             query.section
             and not query.comparison
             and not query.which_article  # 「それは第何条？」 after a 別表 answer asks for the article
-            and (query.listing or "-" not in query.section or "分野" in query.text)
+            and (query.listing or "-" not in query.section or "分野" in query.text or not self._names_a_row(query))
         ):
             section = self.scope.unit(f"section-{query.section}")
-            if section and (query.listing or not query.parties):
+            if section and (query.listing or not query.parties or not self._names_a_row(query)):
                 return self._section_listing(query, parties, section)
         if query.marks_only and (query.definition or query.who) and not query.closing:
             return Plan("preamble", query, (self.scope.units["preamble"],), parties)
@@ -199,6 +199,13 @@ class Planner:
         """The 別表 row the question's own words find before any article does, if they find one."""
         ranked = self.search(query, k=1, kinds=("annex_row", "article", "item"), lexical_only=True)
         return ranked[0].chunk if ranked and ranked[0].chunk.kind == "annex_row" and ranked[0].lexical > 0 else None
+
+    def _names_a_row(self, query: Query) -> bool:
+        """Whether the question's words, besides its 別表 reference, find a row: 「(3)①の子育ての役割」 asks for
+        that row, 「(3)①の取組は？」 and 「(2)の小郡市の役割」 for every row there."""
+        topic = replace(query, search_text=without_section(query.search_text))
+        ranked = self.search(topic, k=1, kinds=("annex_row",), lexical_only=True)
+        return bool(ranked) and ranked[0].lexical > 0
 
     def _named_article(self, query: Query) -> Chunk | None:
         """The article with items whose heading the question uses (第2条（基本方針） for 「基本方針は…」)."""

@@ -43,8 +43,12 @@ _KANA_ARTICLE = re.compile(r"だい(" + "|".join(_KANA_DIGITS) + r")じょう")
 _ARTICLE = re.compile(r"(?:第\s*(\d+)\s*条(?!の\d)|(?<![\d第])(\d+)\s*条(?![例の])|article\s*(\d+))", re.IGNORECASE)
 _ITEM = re.compile(r"(?:第\s*(\d+)\s*号|(\d+)\s*号|item\s*(\d+)|(\d+)\s*つ目|(\d+)\s*番目)", re.IGNORECASE)
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth)\b", re.IGNORECASE)
-_SECTION = re.compile(r"別表\s*の?\s*[（(]\s*(\d)\s*[)）]\s*([①②③]|[（(]?[1-3][)）]?(?=の|は|に|で))?")
-_BARE_SECTION = re.compile(r"[（(]\s*([1-3])\s*[)）]\s*([①②③]|[1-3](?=の|は|に|で))?")
+# A field number follows its section: ①②③ (NFKC has made them 1 2 3 by the time these run) or (1), not the
+# start of a count or a larger number (「(3)1つ目」 is a row, 「(3)12」 nothing).
+_FIELD = r"[（(]?[1-3][)）]?(?![\d条号項番つ件年月日人通回])"
+_SECTION = re.compile(r"別表\s*の?\s*[（(]\s*(\d)\s*[)）]\s*(" + _FIELD + ")?")
+_BARE_SECTION = re.compile(r"[（(]\s*([1-3])\s*[)）]\s*(" + _FIELD + ")?")
+_ANNEX_WORDS = re.compile("取組|役割")
 _DEFINITION = re.compile(
     r"(?:甲|乙|甲と乙|甲乙)\s*(?:って|とは|は)[^、。?？]{0,5}?(?:誰|だれ|どこ|どちら|どっち|どの|なに|何)(?:の|[?？]|$|市|を指|ですか)"
     # 「誰と誰の協約？」「どことどこが結んだ？」: the pair that made it (not 「協議するのは誰と誰？」, 第5条's pair)
@@ -492,16 +496,18 @@ def _section(text: str) -> str | None:
     text = nfkc(text)
     match = _SECTION.search(text)
     # Without 別表, (N) is still the 別表's section when a field number follows (only the 別表 has ①②③) or the
-    # question asks for 取組, the 別表's word for its rows: 第2条 numbers its 事項 (1)–(3) too.
-    if not match and (bare := _BARE_SECTION.search(text)) and (bare.group(2) or "取組" in text):
+    # question asks for the 別表's own things, its 取組 or their 役割: 第2条 numbers its 事項 (1)–(3) too.
+    if not match and (bare := _BARE_SECTION.search(text)) and (bare.group(2) or _ANNEX_WORDS.search(text)):
         match = bare
     if not match:
         return None
-    sub = match.group(2)
-    if not sub:
-        return match.group(1)
-    digit = "①②③".index(sub) + 1 if sub in "①②③" else int(re.sub(r"\D", "", sub))
-    return f"{match.group(1)}-{digit}"
+    field = re.sub(r"\D", "", match.group(2) or "")
+    return f"{match.group(1)}-{field}" if field else match.group(1)
+
+
+def without_section(text: str) -> str:
+    """The question less its 別表 reference (別表, (3)②): what it asks about that part of the table."""
+    return _BARE_SECTION.sub(" ", _SECTION.sub(" ", text)).replace("別表", " ")
 
 
 def _parties(text: str, aliases: Aliases) -> tuple[str, ...]:

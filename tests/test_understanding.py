@@ -732,10 +732,29 @@ def test_a_wrong_year_is_corrected_in_the_first_sentence(engine):
         ("(2)の取組の一覧", ["section-2", "annex-2-1", "annex-2-2", "annex-2-3"]),
         ("（2）の取組を全部", ["section-2", "annex-2-1", "annex-2-2", "annex-2-3"]),
         ("(3)②にはどんな取組がある？", ["section-3-2", "annex-3-2-1", "annex-3-2-2"]),
+        ("小郡市の役割を(2)について全部", ["section-2", "annex-2-1", "annex-2-2", "annex-2-3"]),
     ],
 )
 def test_a_section_number_without_the_word_annex_lists_that_section(engine, question, rows):
-    """Without 別表, (2) asked for its 取組, or followed by ①②③, is the 別表's section: it listed one row of (3)①."""
+    """Without 別表, (2) asked for its 取組 or 役割, or followed by ①②③, is the 別表's section: it listed one row
+    of (3)①, or (for 役割) rows of other sections."""
+    assert cited(engine.ask(question)) == rows
+
+
+@pytest.mark.parametrize(
+    ("question", "rows"),
+    [
+        ("別表(3)①", ["section-3-1", "annex-3-1-1", "annex-3-1-2", "annex-3-1-3"]),
+        ("(3)①の取組は？", ["section-3-1", "annex-3-1-1", "annex-3-1-2", "annex-3-1-3"]),
+        ("別表（３）③には何がある", ["section-3-3", "annex-3-3-1"]),
+        ("(3)③", ["section-3-3", "annex-3-3-1"]),
+        ("(3)②の小郡市の役割", ["section-3-2", "annex-3-2-1", "annex-3-2-2"]),
+        ("別表(3)①の子育ての役割", ["annex-3-1-2"]),
+    ],
+)
+def test_a_field_named_by_its_number_is_listed_unless_the_words_find_a_row(engine, question, rows):
+    """Help-desk shorthand for a field of (3): 「別表(3)①」 alone was all of (3), 「(3)①の取組は？」 not settled,
+    「別表(3)③には何がある」 第3条; with a topic (子育て) the row under it is the answer."""
     assert cited(engine.ask(question)) == rows
 
 
