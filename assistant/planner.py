@@ -409,9 +409,11 @@ class Planner:
 
 # What a listing asks to see: the noun written before の一覧 / のリスト (「参加している病院の一覧」 → 病院).
 _LISTED = re.compile(r"([一-龥ァ-ヶー]+)の(?:一覧|リスト)")
-# What a question asks to be pointed at, ending on it: 「工業団地はどこ？」「なくなるバス路線はどれですか」. Not どこに
-# (聞けば), どこが or どこで: those ask which city or office, a role the agreement does assign.
-_WHICH = re.compile(r"([一-龥ァ-ヶー]+)(?:は|って)(どこ|どれ)(?:ですか|でしょうか|なの|なん|[?？]|$)")
+# What a question asks to be pointed at, ending on it: 「工業団地はどこ？」「…はどこにありますか」「なくなるバス路線は
+# どれですか」. Not どこに聞けば, どこが or どこで: those ask which city or office, a role the agreement does assign.
+_WHICH = re.compile(
+    r"([一-龥ァ-ヶー]+)(?:は|って)(どこ|どれ)(?:にあ[るりっ]\S*?)?(?:ですか|でしょうか|なの|なん|[?？]|$)"
+)
 _ARTICLES = re.compile(r"何条|何か条|各条|全条|条文|見出し|\barticles\b", re.IGNORECASE)
 # An article asked for by name (何条, 条文, 根拠), where 「どこに書いてある」 asks only where the text says it.
 _ARTICLE_ASKED = re.compile(r"何条|どの条|条文|根拠|基づ|\b(?:article|provision|clause)s?\b", re.IGNORECASE)

@@ -925,6 +925,8 @@ def test_which_one_of_something_the_agreement_never_writes_is_not_settled(engine
     park = engine.ask("企業誘致で使う工業団地ってどこですか")
     assert park.outcome == "nearest" and cited(park)[0] == "annex-1-3"
     assert "場所は協約書に書かれていません" in park.text
+    located = engine.ask("企業誘致に使う工業団地はどこにありますか")  # どこにある asks for a place too (blind a138)
+    assert located.outcome == "nearest" and "場所は協約書に書かれていません" in located.text
     route = engine.ask("公共交通の再編で減らされるバス路線ってどれ？")
     assert route.outcome == "nearest" and cited(route)[0] == "annex-3-2-1"
     asked = engine.ask("子育ての相談ってどこ？")
