@@ -75,6 +75,7 @@ _LEGAL = re.compile(r"法律|法令|法的|地方自治法|根拠法|\blaw\b|leg
 _LAW_NAMED = re.compile(r"[一-龥]{2,}法(?=に基づ|に基く|の規定|により|第\d)")
 _LISTING = re.compile(
     r"全部|一覧|すべて|全て|ぜんぶ|それぞれ|挙げ|\ball\b|\blist\b|\beverything\b|どんな取組|どのような取組|取組は何"
+    r"|何が含まれ|含まれる(?:取組|もの)"  # what a heading holds: 「…分野には何が含まれますか」
     r"|いくつ[^。？?]{0,6}(?:何|なに|どれ|どんな)"  # how many, and which they are
 )
 _COMPARE = re.compile(r"違い|違う|異な|比べ|比較|差は|差異|\bvs\.?\b|differ|compare|contrast")

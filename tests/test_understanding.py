@@ -376,6 +376,12 @@ def test_how_many_and_which_lists_the_area_with_its_count(engine):
     assert cited(answer) == ["section-3-1", "annex-3-1-1", "annex-3-1-2", "annex-3-1-3"]
 
 
+def test_what_a_field_holds_lists_it(engine):
+    """「…分野には何が含まれますか」 asks what the heading holds: it gave the field's first row alone (blind za147)."""
+    answer = engine.ask("結びつきやネットワークの強化に係る分野には何が含まれますか？")
+    assert cited(answer) == ["section-3-2", "annex-3-2-1", "annex-3-2-2"]
+
+
 def test_which_article_governs_the_council(engine):
     assert cited(engine.ask("推進協議会のことは何条に書いてある？"))[0] == "art-4"
 
