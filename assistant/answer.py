@@ -280,7 +280,9 @@ class TemplateAnswerer:
             if chunk.kind == "section":  # the heading is quoted, its rows follow; a field's heading (①) heads its own
                 heading = chunk.text.split("\n", 1)[0]
                 if index == 0:
-                    lines[0] = f"{lines[0]}（{count}件）" if english else f"{heading}（{count}件）:"
+                    lines[0] = (
+                        f"{lines[0].rstrip(':')} ({count} activities):" if english else f"{heading}（{count}件）:"
+                    )
                 else:
                     lines.append(f"【{heading}】")
                 quotes.append((chunk.id, heading))
@@ -292,6 +294,8 @@ class TemplateAnswerer:
                 lines.append(f"・{chunk.label}")
                 lines += [f"　{name}: 「{roles[key]}」" for key, name in shown]
             quotes += [(chunk.id, roles[key]) for key, _ in shown]
+        if not plan.parties and count:
+            lines.append(_roles_hint(plan, english))
         return Draft("\n".join(lines), tuple(quotes))
 
     # --- answers that say the agreement does not answer ------------------------------------------
@@ -419,6 +423,27 @@ def _no_such(article: str, english: bool) -> str:
         )
         return f"The agreement has no {named}. It has Articles 1 to 5 and an annex table."
     return f"協約書に{article}はありません。協約は第1条から第5条までと別表で構成されています。"
+
+
+def _roles_hint(plan: Plan, english: bool) -> str:
+    """A listing of activities without their roles says whose they are and how to ask for the roles: the
+    cities are never left out of an answer about the 別表 (they are its two role columns)."""
+    row = next(c for c in plan.chunks if c.kind == "annex_row")
+    kou, otsu = (str(row.metadata.get(key, mark)) for key, mark in (("kou", "甲"), ("otsu", "乙")))
+    first = plan.chunks[0]
+    marker = str(first.metadata.get("marker", "")) if first.kind == "section" else ""
+    if english:
+        example = (
+            f'"{CITY_EN.get(otsu, otsu)}\'s roles in 別表{marker}"'
+            if marker
+            else f'"{CITY_EN.get(otsu, otsu)}\'s roles"'
+        )
+        return (
+            f"Each activity's roles for {CITY_EN.get(kou, kou)} (甲) and {CITY_EN.get(otsu, otsu)} (乙) are set in "
+            f"the 別表 as well: ask with a city's name, e.g. {example}."
+        )
+    example = f"（例:「{marker}の{otsu}の役割」）" if marker else ""
+    return f"各取組の{kou}（甲）と{otsu}（乙）の役割も別表に定められています。市名を添えてお尋ねください{example}。"
 
 
 def _covers(plan: Plan, english: bool) -> str:

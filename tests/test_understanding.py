@@ -376,6 +376,19 @@ def test_how_many_and_which_lists_the_area_with_its_count(engine):
     assert cited(answer) == ["section-3-1", "annex-3-1-1", "annex-3-1-2", "annex-3-1-3"]
 
 
+def test_a_listing_of_activities_names_both_cities_and_how_to_ask_for_their_roles(engine):
+    """A listing quotes each activity, not its roles; it named neither city. It now says whose roles the 別表
+    sets, as city names, and gives a question that lists them (which the engine answers with those roles)."""
+    answer = engine.ask("経済成長のけん引に関する取組を全部挙げてください")
+    hint = answer.text.splitlines()[-1]
+    assert "久留米市（甲）と小郡市（乙）の役割" in hint and "「(1)の小郡市の役割」" in hint
+    follow = engine.ask("(1)の小郡市の役割")
+    assert cited(follow) == cited(answer) and "小郡市（乙）: 「" in follow.text
+    english = engine.ask("List every activity under 別表(3)②").text.splitlines()
+    assert english[0].endswith("(2 activities):") and "Kurume City (甲) and Ogori City (乙)" in english[-1]
+    assert "役割も別表に" not in engine.ask("小郡市の役割を全部").text  # roles shown: no hint
+
+
 def test_what_a_field_holds_lists_it(engine):
     """「…分野には何が含まれますか」 asks what the heading holds: it gave the field's first row alone (blind za147)."""
     answer = engine.ask("結びつきやネットワークの強化に係る分野には何が含まれますか？")
