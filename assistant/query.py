@@ -92,6 +92,7 @@ _ASKS_FOR = {
     ),
     "date": re.compile(
         r"何日|日程|スケジュール|締切|何年度|計画期間|[一-龥]{2}(?<!曜)日(?![本曜])|\bwhen\b|\bdeadline"
+        r"|次(?:回|は)?いつ|いつ(?:開催|開か|行われ)"  # when an event is held: the agreement sets no schedule
     ),
     "place": re.compile(
         r"どこで(?:開|行|や)|(?:場所|会場)(?:は|を教|って|[?？])|where is|where are|where (?:will|do) (?:they|it) (?:meet|take place)"

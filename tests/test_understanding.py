@@ -389,6 +389,15 @@ def test_a_listing_of_activities_names_both_cities_and_how_to_ask_for_their_role
     assert "役割も別表に" not in engine.ask("小郡市の役割を全部").text  # roles shown: no hint
 
 
+def test_when_an_event_is_next_held_is_not_settled(engine):
+    """The agreement sets no schedule: 「次いつ開催」 asks one (blind a129 got the childcare row as the answer).
+    When the agreement itself was signed stays answered from its closing block."""
+    salon = engine.ask("小郡市の子育てサロンは次いつ開催されますか")
+    assert salon.outcome == "nearest" and cited(salon)[0] == "annex-3-1-2"
+    assert "日程・期日は協約書に書かれていません" in salon.text
+    assert cited(engine.ask("協約はいつ締結された？")) == ["closing"]
+
+
 def test_what_a_field_holds_lists_it(engine):
     """「…分野には何が含まれますか」 asks what the heading holds: it gave the field's first row alone (blind za147)."""
     answer = engine.ask("結びつきやネットワークの強化に係る分野には何が含まれますか？")
