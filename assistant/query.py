@@ -83,7 +83,8 @@ _COMPARE = re.compile(r"違い|違う|異な|比べ|比較|差は|差異|\bvs\.?
 # addresses; it has no amounts, hours or contacts, so a question asking for one is not settled by it.
 _ASKS_FOR = {
     "amount": re.compile(
-        r"いくら|金額|料金|費用|値段|運賃|代金|[^\w]?何円|月額|上限額|補助額|how much|\bcost|\bfee|\bfare|\bprice|\bbill\b"
+        r"いくら|金額|料金|費用|値段|運賃|代金|[^\w]?何円|月額|上限額|補助額|金利|利率|利息|how much|\bcost|\bfee|\bfare"
+        r"|\bprice|\bbill\b|interest rate"
     ),
     "count": re.compile(r"何人|何名|何市町|人数|いくつ|how many (?:people|members|staff|times)"),
     "time": re.compile(

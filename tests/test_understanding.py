@@ -205,6 +205,7 @@ def test_meanings_too_close_to_tell_apart_are_ranked_by_the_words_shared():
         ("一時預かりの申し込み方法を教えて", "annex-3-1-2"),  # a procedure the agreement does not set
         ("移住相談の窓口の番号を知りたい", "annex-3-2-2"),  # any 番号, not only 電話番号
         ("推進協議会の開催日を教えて", "art-4"),  # a noun in 日 asks for a date (not 日曜日, a day of the week)
+        ("創業するときの融資制度の金利はどのくらい？", "annex-1-3"),  # a rate is an amount (blind za121)
     ],
 )
 def test_a_related_question_the_agreement_does_not_settle_gets_not_settled_and_the_nearest_unit(
