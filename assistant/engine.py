@@ -7,6 +7,7 @@ words them, and every quotation is checked against its unit before the citation 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 import time
@@ -123,7 +124,7 @@ class Engine:
         lexicon = Lexicon(
             self.glossary,
             aliases,
-            Readings(known).read,
+            Readings(known, json.loads(index.readings) if index.readings else None).read,
             synonyms.expand if synonyms else Lexicon.expand,
             partners if len(scopes) > 1 else (),
         )

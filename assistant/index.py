@@ -108,6 +108,7 @@ class Active:
     chunks: dict[str, Chunk]  # by id
     synonyms: str = ""  # the synonym map stored with the serving generation
     facets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet record id → its rows
+    readings: str = ""  # the corpus's and synonyms' words with their readings (JSON), stored with it too
 
 
 NO_INDEX = Active(None, {})
@@ -132,8 +133,9 @@ def read_active(settings: Settings) -> Active:
         records = collection.get(include=["documents", "metadatas"])
     except Exception as error:
         raise _unreadable(settings, error) from None
-    synonyms = str((collection.metadata or {}).get("synonyms", ""))
-    return Active(info, {c.id: c for c in units_of(records)}, synonyms, facet_rows(records))
+    stored = collection.metadata or {}
+    units = {c.id: c for c in units_of(records)}
+    return Active(info, units, str(stored.get("synonyms", "")), facet_rows(records), str(stored.get("readings", "")))
 
 
 def _points_nowhere(client: Any, settings: Settings) -> bool:
@@ -196,6 +198,7 @@ def build(
     rebuild: bool = False,
     synonyms: str = "",
     facets: tuple[Sequence[Facet], np.ndarray] = ((), np.zeros((0, 0))),
+    readings: str = "",
 ) -> IndexInfo:
     """Write `chunks` with their `vectors` (and the annex rows' facets with theirs) into a new collection and
     make it the active one; on failure nothing changes."""
@@ -205,8 +208,8 @@ def build(
     name = f"{settings.collection}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     collection = client.create_collection(
         name,
-        # The synonym map travels with its generation, to every replica.
-        metadata={"embedder": embedder, **({"synonyms": synonyms} if synonyms else {})},
+        # The synonym map and the words' readings travel with their generation, to every replica.
+        metadata={"embedder": embedder, **{k: v for k, v in (("synonyms", synonyms), ("readings", readings)) if v}},
         embedding_function=None,
         configuration={"hnsw": {"space": "cosine"}},
     )
@@ -339,6 +342,11 @@ class IndexReader:
     def synonyms(self) -> str:
         """The synonym map ingest built for this corpus (JSON), "" for an index built without one."""
         return str((self._collection.metadata or {}).get("synonyms", ""))
+
+    @property
+    def readings(self) -> str:
+        """The words ingest read for this corpus (JSON word → reading), "" for an index built without them."""
+        return str((self._collection.metadata or {}).get("readings", ""))
 
     def dense(self, vector: np.ndarray, *, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Nearest records by cosine, units and facets (see `facets`); `where` filters on metadata (one

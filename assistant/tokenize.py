@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -202,13 +202,26 @@ _HIRAGANA_WORD = re.compile(
 )
 
 
+def reading_of(word: str) -> str:
+    """A word's katakana reading, its tokens' readings joined (子育て支援 → コソダテシエン)."""
+    return "".join(t.reading for t in tokens(word))
+
+
+def read_words(words: Iterable[str]) -> dict[str, str]:
+    """Each word's reading, as `Readings` takes them ready-made."""
+    return {word: reading_of(word) for word in sorted(set(words))}
+
+
 class Readings:
     """Known words by their katakana reading, so kana spellings reach them (こそだて, ﾋｯｺｼ → 引っ越し).
 
-    Built from the words the assistant can use: the corpus's terms and the synonym and glossary keys."""
+    Built from the words the assistant can use: the corpus's terms and the synonym and glossary keys. Ingest
+    reads the corpus's and the synonyms' words once and stores them (`read_words`); a server given that table
+    reads only the rest, which keeps about 7 MB of UniDic's pages (and ~20 ms) out of every start."""
 
-    def __init__(self, known: Iterable[str]) -> None:
+    def __init__(self, known: Iterable[str], read_already: Mapping[str, str] | None = None) -> None:
         self._known = frozenset(known)
+        stored = read_already or {}
         # Every known word of a reading, not the first one met: homophones (起業 and 企業 both read キギョウ)
         # are all kept, so the rest of the question decides between them, and the result never depends on
         # the order a set of strings happens to iterate in.
@@ -216,7 +229,7 @@ class Readings:
         # Words without digits or Latin letters, which have no reading: 第1, 第252 and 2第 would all read ダイ,
         # and be found in てつだい.
         for word in sorted(w for w in self._known if not _UNREAD.search(w)):
-            reading = "".join(t.reading for t in tokens(word))
+            reading = stored[word] if word in stored else reading_of(word)
             if len(reading) >= 2:
                 table.setdefault(reading, []).append(word)
         self._table = {reading: tuple(words) for reading, words in table.items()}

