@@ -18,16 +18,21 @@ UNANSWERED_LOG = "unanswered.jsonl"
 def append_record(path: Path, record: dict[str, object]) -> None:
     """Write `record` as one line: one `os.write` on an O_APPEND descriptor, under an exclusive lock.
 
-    O_APPEND puts every write at the current end of file, the lock keeps writers on other
-    machines sharing the file (NFS) or a short write from interleaving, and a single write means
-    a crash leaves either the whole line or none of it.
+    O_APPEND puts every write at the current end of file, and the lock keeps writers on other
+    machines sharing the file (NFS) or a short write from interleaving. A writer killed during its
+    write can still leave part of a line (Linux stops a write at a page when SIGKILL arrives: seen with
+    a 60 KB record), so a log that does not end in a newline gets one first: the torn fragment stays
+    a damaged line of its own, which readers skip (review.py), and this record starts whole.
     """
     line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
+            size = os.fstat(fd).st_size
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            line = b"\n" + line if torn else line
             written = os.write(fd, line)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
