@@ -373,8 +373,13 @@ class Planner:
         )
 
     def _pair(self, ranked: list[Scored]) -> tuple[Chunk, Chunk] | None:
+        """The two rows a comparison is about. When the question's words find one row and no other, what it
+        compares is the two cities in that row (「子育て 久留米 小郡 違い」), which the row's answer shows; the
+        next row by meaning alone would be a pair the question never named."""
         rows = [s for s in ranked if s.chunk.kind == "annex_row"]
-        return (rows[0].chunk, rows[1].chunk) if len(rows) >= 2 else None
+        if len(rows) < 2 or (rows[0].lexical > 0 and rows[1].lexical <= 0):
+            return None
+        return rows[0].chunk, rows[1].chunk
 
     # --- the evidence decision -------------------------------------------------------------------------
 

@@ -418,6 +418,18 @@ def test_comparing_two_rows_quotes_both(engine):
     assert set(cited(answer)[:2]) == {"annex-3-2-2", "annex-3-3-1"}
 
 
+def test_comparing_the_two_cities_in_one_row_is_that_rows_answer(engine):
+    """「子育て 久留米 小郡 違い」 compares the cities in one row: it was set beside row 1-3, which the question
+    never names (the next row by meaning alone). Two rows the words find are still compared."""
+    answer = engine.ask("子育て 久留米 小郡 違い")
+    assert (
+        cited(answer) == ["annex-3-1-2"]
+        and "久留米市（甲）の役割" in answer.text
+        and "小郡市（乙）の役割" in answer.text
+    )
+    assert cited(engine.ask("観光と子育てで小郡市の役割は違う？"))[:2] == ["annex-3-1-2", "annex-1-4"]
+
+
 def test_asking_whether_two_named_rows_split_roles_alike_compares_them(engine):
     assert sorted(cited(engine.ask("観光と移住って役割分担は同じ？"))[:2]) == ["annex-1-4", "annex-3-2-2"]
     assert cited(engine.ask("両市の役割が同じ文言の取組は？")) == ["annex-3-1-3"]  # none named: the listing
