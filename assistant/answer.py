@@ -276,14 +276,17 @@ class TemplateAnswerer:
         shown = [("content", "Activity" if english else "取組の内容")] if len(plan.parties) != 1 else []
         shown += [(m, f"{CITY_EN.get(c, c)} ({m})" if english else f"{c}（{m}）") for m, c in plan.parties]
         count = sum(chunk.kind == "annex_row" for chunk in plan.chunks)
-        for index, chunk in enumerate(plan.chunks):
+        # A listing of one section opens with its heading; of the whole table, with what it lists (別表の取組).
+        first = plan.chunks[0] if plan.chunks else None
+        whole = first is not None and first.kind == "section" and first.metadata.get("rows") == count
+        if first is not None and first.kind == "section" and (english or not whole):
+            lines[0] = f"{lines[0].rstrip(':')} ({count} activities):" if english else f"{lines[0][:-1]}（{count}件）:"
+        for chunk in plan.chunks:
             if chunk.kind == "section":  # the heading is quoted, its rows follow; a field's heading (①) heads its own
                 heading = chunk.text.split("\n", 1)[0]
-                if index == 0:
-                    lines[0] = (
-                        f"{lines[0].rstrip(':')} ({count} activities):" if english else f"{heading}（{count}件）:"
-                    )
-                else:
+                if chunk is first and whole and not english:
+                    lines[0] = f"{heading}（{count}件）:"
+                elif chunk is not first or not whole:
                     lines.append(f"【{heading}】")
                 quotes.append((chunk.id, heading))
                 continue

@@ -137,6 +137,13 @@ class Planner:
             section = self.scope.unit(f"section-{query.section}")
             if section and (query.listing or not query.parties or not self._names_a_row(query)):
                 return self._section_listing(query, parties, section)
+        if query.listing and "別表" in query.text and not query.section and not self._names_a_row(query):
+            if len(set(query.parties)) == 1:  # 「別表の小郡市の役割を全部」: that city's role in every row
+                return self._roles_of(query, parties)
+            # 「別表 全部」「別表の取組を一覧で」: every section with its rows, in the table's order (with both roles
+            # when both cities are asked for)
+            rows = tuple(self.scope.of_kind("annex_row", "section"))
+            return Plan("listing", query, rows, parties if query.parties else (), detail="別表の取組:")
         if query.marks_only and (query.definition or query.who) and not query.closing:
             return Plan("preamble", query, (self.scope.units["preamble"],), parties)
         if query.definition:
@@ -304,6 +311,12 @@ class Planner:
         parts = [c for c in self.scope.of_kind("annex_row", "section") if c is not section and _under(c, section)]
         return Plan("listing", query, (section, *parts), parties if query.parties else (), detail=f"{section.label}:")
 
+    def _roles_of(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan:
+        """Every row with the asked city's role: 「小郡市の役割を全部」."""
+        rows = self.scope.of_kind("annex_row")
+        detail = f"別表に定める{parties[0][1]}の役割（全{len(rows)}項目）:"
+        return Plan("listing", query, tuple(rows), parties[:1], detail=detail)
+
     def _capped(self, plan: Plan) -> Plan:
         """A routed unit that lacks the kind of fact asked for (a phone number from the closing block; how often
         the council of 第4条 meets, asked of the article or after it), or a question on a topic marked out of
@@ -343,10 +356,7 @@ class Planner:
             what = "両市の役割が同じ文言の取組" if query.same_roles else "両市の役割が異なる取組"
             return Plan("listing", query, tuple(picked), parties, detail=f"{what}（別表）:")
         if query.listing and query.parties and not self._evidence(ranked):
-            city = parties[0][1]
-            return Plan(
-                "listing", query, tuple(rows), parties[:1], detail=f"別表に定める{city}の役割（全{len(rows)}項目）:"
-            )
+            return self._roles_of(query, parties)
         if query.listing and ranked:
             top = ranked[0].lexical
             picked = {s.chunk.id for s in ranked if s.chunk.kind == "annex_row" and top and s.lexical >= top * 0.6}

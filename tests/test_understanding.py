@@ -399,6 +399,16 @@ def test_when_an_event_is_next_held_is_not_settled(engine):
     assert cited(engine.ask("協約はいつ締結された？")) == ["closing"]
 
 
+def test_the_whole_annex_asked_for_is_listed_section_by_section(engine):
+    """「別表 全部」 listed (3)① alone (the heading that ranked first); 「別表の小郡市の役割を全部」 only (1)."""
+    every = [c.id.split("/", 1)[1] for c in engine.sources.values() if c.kind in ("section", "annex_row")]
+    whole = engine.ask("別表 全部")
+    assert cited(whole) == every and len([c for c in every if c.startswith("annex-")]) == 13
+    assert whole.text.startswith("別表の取組（13件）:\n【別表 (1) ") and "【別表 (3)① " in whole.text
+    roles = engine.ask("別表の小郡市の役割を全部")
+    assert roles.text.startswith("別表に定める小郡市の役割（全13項目）:") and len(cited(roles)) == 13
+
+
 def test_what_a_field_holds_lists_it(engine):
     """「…分野には何が含まれますか」 asks what the heading holds: it gave the field's first row alone (blind za147)."""
     answer = engine.ask("結びつきやネットワークの強化に係る分野には何が含まれますか？")
