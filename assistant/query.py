@@ -41,7 +41,11 @@ _KANA_DIGITS = {
 _KANA_ARTICLE = re.compile(r"だい(" + "|".join(_KANA_DIGITS) + r")じょう")
 # 第252条の2 (a law's article, as in 地方自治法第252条の2) is not one of ours.
 _ARTICLE = re.compile(r"(?:第\s*(\d+)\s*条(?!の\d)|(?<![\d第])(\d+)\s*条(?![例の])|article\s*(\d+))", re.IGNORECASE)
-_ITEM = re.compile(r"(?:第\s*(\d+)\s*号|(\d+)\s*号|item\s*(\d+)|(\d+)\s*つ目|(\d+)\s*番目)", re.IGNORECASE)
+# An item: 第2号, 2つ目, item 2, and 「第2条の(2)」 (an article's items are numbered (1)–(3) in its text).
+_ITEM = re.compile(
+    r"(?:第\s*(\d+)\s*号|(\d+)\s*号|item\s*(\d+)|(\d+)\s*つ目|(\d+)\s*番目|(?<=条)\s*の?\s*[（(]\s*(\d)\s*[)）])",
+    re.IGNORECASE,
+)
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth)\b", re.IGNORECASE)
 # A field number follows its section: ①②③ (NFKC has made them 1 2 3 by the time these run) or (1), not the
 # start of a count or a larger number (「(3)1つ目」 is a row, 「(3)12」 nothing).

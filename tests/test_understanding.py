@@ -826,9 +826,17 @@ def test_who_holds_office_now_is_not_settled_and_shows_who_signed(engine, questi
     assert answer.outcome == "nearest" and answer.text.startswith(lead) and cited(answer) == ["closing"]
 
 
-def test_a_term_question_says_there_is_none_not_the_signing_date(engine):
-    answer = engine.ask("この協約の有効期間はいつまで？")
+@pytest.mark.parametrize("question", ["この協約の有効期間はいつまで？", "この協約はいつまで有効？"])
+def test_a_term_question_says_there_is_none_not_the_signing_date(engine, question):
+    """「いつまで有効？」 was answered with the signing date: the agreement sets no term."""
+    answer = engine.ask(question)
     assert "有効期限についての定めはありません" in answer.text and "平成28年" not in answer.text
+
+
+def test_an_item_written_as_its_number_after_the_article_is_that_item(engine):
+    """「第2条の(2)」 is how the text numbers 第2条's items: it got the whole article."""
+    assert cited(engine.ask("第2条の(2)について詳しく"))[0] == "art-2-2"
+    assert cited(engine.ask("第2条(3)は何？"))[0] == "art-2-3"
 
 
 def test_a_short_follow_up_on_a_new_topic_is_a_new_topic(engine):
