@@ -172,7 +172,7 @@ def build_synonym_map(
     English gloss of a term to it (the same rules for which terms may be reached)."""
     vocabulary = sorted({normalize_key(term) for term in corpus_terms})
     pairs: dict[tuple[str, str], str] = {}
-    for gloss, term in _english_pairs(vocabulary, generic, english) if english else ():
+    for gloss, term in _english_pairs([(t, t) for t in vocabulary], generic, english) if english else ():
         pairs.setdefault((gloss, term), "jmdict")
     for key, term in _lexeme_spellings(vocabulary, generic):
         pairs.setdefault((key, term), "unidic")
@@ -181,6 +181,11 @@ def build_synonym_map(
             for entry in dictionary.entries(group):
                 if entry.key != term and entry.triggers and _usable_key(entry.key):
                     pairs.setdefault((entry.key, term), group)
+    # English reaches a term through its Japanese synonyms' glosses too: "moving" is JMdict's gloss of 引っ越し,
+    # which the dictionary groups with the corpus's 移住, whose own glosses are migration and immigration.
+    synonyms = [(key, term) for (key, term), group in pairs.items() if group not in ("jmdict", "unidic")]
+    for gloss, term in _english_pairs(synonyms, generic, english) if english else ():
+        pairs.setdefault((gloss, term), "jmdict")
     return _tables(pairs, dictionary)
 
 
@@ -199,15 +204,18 @@ def _lexeme_spellings(vocabulary: list[str], generic: Collection[str]) -> list[t
 
 
 def _english_pairs(
-    vocabulary: list[str], generic: Collection[str], english: Callable[[Collection[str]], dict[str, tuple[str, ...]]]
+    words: list[tuple[str, str]],
+    generic: Collection[str],
+    english: Callable[[Collection[str]], dict[str, tuple[str, ...]]],
 ) -> list[tuple[str, str]]:
-    """(English gloss, corpus term) pairs. Katakana loanwords are skipped (their gloss is the English word
-    they came from: シティ → city), and so is any gloss that a frame word shares (市 → city, 協約 → agreement):
-    words every question about the agreement uses would otherwise pull one unit into every answer."""
-    reachable = [t for t in vocabulary if len(t) > 1 and not _KANA_ONLY.fullmatch(t) and t not in generic]
-    glosses = english([*reachable, *FRAME_WORDS])
+    """(English gloss, corpus term) pairs from (Japanese word, the corpus term it stands for) pairs. Katakana
+    loanwords are skipped (their gloss is the English word they came from: シティ → city), and so is any gloss
+    that a frame word shares (市 → city, 協約 → agreement): words every question about the agreement uses
+    would otherwise pull one unit into every answer."""
+    reachable = [(w, t) for w, t in words if len(w) > 1 and not _KANA_ONLY.fullmatch(w) and w not in generic]
+    glosses = english([*{w for w, _ in reachable}, *FRAME_WORDS])
     framed = {gloss for word in FRAME_WORDS for gloss in glosses.get(word, ())} | set(ENGLISH_FRAME)
-    return [(g, t) for t in reachable for g in glosses.get(t, ()) if g not in framed and _usable_key(g)]
+    return [(g, t) for w, t in reachable for g in glosses.get(w, ()) if g not in framed and _usable_key(g)]
 
 
 # Words of the question frame rather than its topic: the parties, the document, roles (see retrieve.GENERIC_TERMS).

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant.chunks import build_chunks
+from assistant.glosses import english_glosses
 from assistant.parse import parse_corpus
 from assistant.sudachi import (
     COMPACT_PATH,
@@ -137,6 +138,15 @@ def test_a_pairing_upstream_marks_never_is_not_used(dictionary: SynonymDictionar
     own = [e for g in dictionary.groups_of("協約") for e in dictionary.entries(g) if e.key == "協約"]
     assert [e.expansion for e in own] == [Expansion.NEVER]  # 協約 ↔ 契約 was deleted upstream
     assert only(["協約"], dictionary).expand("契約の engagement") == []
+
+
+def test_english_reaches_a_term_through_its_japanese_synonyms_glosses(dictionary: SynonymDictionary) -> None:
+    """JMdict glosses 移住 as migration and immigration, and 引っ越し (its Sudachi synonym) as moving: "moving to
+    Ogori" found the childcare row by meaning alone. Glosses come from the real JMdict database here."""
+    synonyms = build_synonym_map(["移住"], dictionary, english=english_glosses)
+    assert synonyms.expand("Who should I ask about moving to Ogori?") == ["移住"]
+    assert synonyms.expand("immigration") == ["移住"]
+    assert build_synonym_map(["会議"], dictionary, english=english_glosses).expand("moving") == []
 
 
 def test_a_term_most_chunks_share_is_not_a_target(dictionary: SynonymDictionary) -> None:
