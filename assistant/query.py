@@ -58,6 +58,7 @@ _DEFINITION = re.compile(
     # 「誰と誰の協約？」「どことどこが結んだ？」: the pair that made it (not 「協議するのは誰と誰？」, 第5条's pair)
     r"|(?:誰|だれ|どこ)と(?:誰|だれ|どこ)(?:の|が結|で結|が締結)"
     r"|当事者|who is referred to as|party a|party b|who are the parties|甲と乙の違い|甲乙の違い"
+    r"|(?:what|who)(?:'s| is| are| does)\s+(?:party\s+)?[甲乙](?:\s+and\s+[甲乙])?\s*(?:mean|refer|stand)?\s*\??$"
 )
 _NAME = re.compile(r"正式な名前|正式名称|名称|題名|タイトル|official name|title of")
 # 「会議の名称」 names something in the agreement (searched for), 「協約の名称」 the agreement itself (its title).

@@ -654,8 +654,11 @@ def test_marks_in_quotes_ask_who_the_parties_are(engine):
     assert cited(answer) == ["preamble"] and "久留米市" in answer.text and "小郡市" in answer.text
 
 
-@pytest.mark.parametrize("question", ["どことどこが結んだ協約？", "甲と乙はそれぞれどっちですか"])
+@pytest.mark.parametrize(
+    "question", ["どことどこが結んだ協約？", "甲と乙はそれぞれどっちですか", "What is 甲?", "What does 乙 mean?"]
+)
 def test_asking_for_the_pair_or_which_is_which_gets_the_parties(engine, question):
+    """In English too: "What is 甲?" found row 1-3 by meaning alone."""
     answer = engine.ask(question)
     assert cited(answer) == ["preamble"] and "久留米市" in answer.text and "小郡市" in answer.text
 
