@@ -276,17 +276,17 @@ class TemplateAnswerer:
         shown = [("content", "Activity" if english else "取組の内容")] if len(plan.parties) != 1 else []
         shown += [(m, f"{CITY_EN.get(c, c)} ({m})" if english else f"{c}（{m}）") for m, c in plan.parties]
         count = sum(chunk.kind == "annex_row" for chunk in plan.chunks)
-        # A listing of one section opens with its heading; of the whole table, with what it lists (別表の取組).
-        first = plan.chunks[0] if plan.chunks else None
-        whole = first is not None and first.kind == "section" and first.metadata.get("rows") == count
-        if first is not None and first.kind == "section" and (english or not whole):
-            lines[0] = f"{lines[0].rstrip(':')} ({count} activities):" if english else f"{lines[0][:-1]}（{count}件）:"
+        # A listing of one section opens with its heading (`headed`: the section holds every row listed); of the
+        # whole table, with what it lists (別表の取組), every section's heading then standing before its rows.
+        first = plan.chunks[0] if plan.chunks and plan.chunks[0].kind == "section" else None
+        headed = first is not None and first.metadata.get("rows") == count
+        if first is not None:
+            lead = first.text.split("\n", 1)[0] if headed and not english else plan.detail.rstrip(":")
+            lines[0] = f"{lead} ({count} activities):" if english else f"{lead}（{count}件）:"
         for chunk in plan.chunks:
             if chunk.kind == "section":  # the heading is quoted, its rows follow; a field's heading (①) heads its own
                 heading = chunk.text.split("\n", 1)[0]
-                if chunk is first and whole and not english:
-                    lines[0] = f"{heading}（{count}件）:"
-                elif chunk is not first or not whole:
+                if not (headed and chunk is first):
                     lines.append(f"【{heading}】")
                 quotes.append((chunk.id, heading))
                 continue

@@ -128,14 +128,11 @@ class Planner:
         if articles or (query.count and not query.listing) or (query.overview and not query.expansions):
             outline = tuple(self.scope.of_kind("article", "annex_row"))
             return Plan("outline", query, outline, parties, detail="articles" if articles else "")
-        if (
-            query.section
-            and not query.comparison
-            and not query.which_article  # 「それは第何条？」 after a 別表 answer asks for the article
-            and (query.listing or "-" not in query.section or "分野" in query.text or not self._names_a_row(query))
-        ):
+        # 「それは第何条？」 after a 別表 answer asks for the article, not the section.
+        if query.section and not query.comparison and not query.which_article:
             section = self.scope.unit(f"section-{query.section}")
-            if section and (query.listing or not query.parties or not self._names_a_row(query)):
+            area = "-" not in query.section or "分野" in query.text  # an area, or a field called one
+            if section and (query.listing or (area and not query.parties) or not self._names_a_row(query)):
                 return self._section_listing(query, parties, section)
         if query.listing and "別表" in query.text and not query.section and not self._names_a_row(query):
             if len(set(query.parties)) == 1:  # 「別表の小郡市の役割を全部」: that city's role in every row
