@@ -124,7 +124,7 @@ class Engine:
         lexicon = Lexicon(
             self.glossary,
             aliases,
-            Readings(known, json.loads(index.readings) if index.readings else None).read,
+            Readings(known, _stored_readings(index.readings)).read,
             synonyms.expand if synonyms else Lexicon.expand,
             partners if len(scopes) > 1 else (),
         )
@@ -289,6 +289,17 @@ def _outcome(plan: Plan) -> Outcome:
     if plan.kind in ("nearest", "which_partner", "not_provided") or (plan.kind == "closing" and plan.query.current):
         return "nearest"
     return "refusal" if plan.kind in _REFUSED else "answer"
+
+
+def _stored_readings(text: str) -> dict[str, str] | None:
+    """The words' readings ingest stored with the index; None (read them all at load) when there are none or
+    they do not parse: the table only saves work, so a damaged one must not stop the engine."""
+    try:
+        table = json.loads(text) if text else None
+    except ValueError:
+        return None
+    valid = isinstance(table, dict) and all(isinstance(v, str) for v in table.values())
+    return table if valid else None
 
 
 def _spoken(name: str) -> list[str]:
