@@ -22,12 +22,13 @@ from assistant.calibration import load_calibration
 from assistant.chunks import annotate
 from assistant.embed import Embedder, embedder_id, load_embedder
 from assistant.errors import AssistantError
+from assistant.frame import GENERIC_TERMS
 from assistant.glossary import EMPTY_GLOSSARY, Glossary, load_glossary
 from assistant.index import IndexReader, open_index
 from assistant.normalize import fold
 from assistant.planner import Planner, Scope
 from assistant.query import Lexicon, Query, analyze, party_aliases
-from assistant.retrieve import GENERIC_TERMS, Mode, Retriever, Scored
+from assistant.retrieve import Mode, Retriever, Scored
 from assistant.settings import Settings
 from assistant.synonyms import SynonymMap
 from assistant.tokenize import Readings, terms, tokens

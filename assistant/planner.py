@@ -14,9 +14,10 @@ from dataclasses import dataclass, replace
 from assistant.answer import Plan
 from assistant.calibration import Calibration
 from assistant.chunks import row_cells
+from assistant.frame import GENERIC_TERMS
 from assistant.normalize import fold
 from assistant.query import Query, without_articles, without_provision, without_section
-from assistant.retrieve import GENERIC_TERMS, Scored
+from assistant.retrieve import Scored
 from assistant.tokenize import terms
 from assistant.types import Chunk
 

@@ -11,9 +11,9 @@ import numpy as np
 
 from assistant.chunks import row_cells
 from assistant.embed import Embedder
+from assistant.frame import GENERIC_TERMS
 from assistant.index import IndexReader, scoped
 from assistant.lazy import import_without
-from assistant.normalize import fold
 from assistant.tokenize import bound_heads, gist, place_terms, terms
 from assistant.types import Chunk
 
@@ -39,60 +39,6 @@ _GIST_CHARS = 96
 # Cosines closer than this tie in the dense ranking (the words decide between them): chosen on dev, where
 # 0.002 / 0.003 / 0.005 / 0.008 give first citation 95.9 / 95.9 / 95.8 / 95.6% (the largest of the best).
 _DENSE_TIE = 0.003
-# Words in nearly every unit (the parties, 役割, question words): they neither show that a question
-# is on topic nor tell rows apart, so BM25 ignores them.
-GENERIC_TERMS = frozenset(
-    fold(w)
-    for w in (
-        "協約",
-        "協約書",
-        "市",
-        "久留米",
-        "小郡",
-        "久留米市",
-        "小郡市",
-        "役割",
-        "教える",
-        "何",
-        "どっち",
-        "どちら",
-        "聞く",
-        "いい",
-        "誰",
-        "どこ",
-        "いつ",
-        "言う",
-        "思う",
-        "ある",
-        "やる",
-        "分担",
-        "役割分担",
-        "取組",
-        "取り組む",
-        "関係",
-        "書く",
-        "定める",
-        "今",
-        "方",
-        "甲",
-        "乙",
-        "中",
-        "人",
-        "日",
-        "月",
-        "年",
-        "次",
-        "前",
-        "後",
-        "全体",
-        "圏域",
-        "住民",
-        "city",
-        "内容",  # 取組の内容 heads every row
-        "条",  # 第N条 heads every article
-        "第",
-    )
-)
 
 
 def role_vocabulary(chunks: Sequence[Chunk]) -> frozenset[str]:

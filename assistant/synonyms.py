@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 
 from assistant import tokenize
+from assistant.frame import GENERIC_TERMS
 from assistant.glosses import english_glosses
 from assistant.normalize import nfkc
 from assistant.sudachi import Expansion, SynonymDictionary, load_dictionary, normalize_key
@@ -176,10 +177,11 @@ def build_synonym_map(
         pairs.setdefault((gloss, term), "jmdict")
     for key, term in _lexeme_spellings(vocabulary, generic):
         pairs.setdefault((key, term), "unidic")
+    # A frame word (関係, 役割) is no evidence of a topic in a question, so it reaches no term either.
     for term in vocabulary:
         for group in _targets(term, dictionary, generic):
             for entry in dictionary.entries(group):
-                if entry.key != term and entry.triggers and _usable_key(entry.key):
+                if entry.key != term and entry.triggers and _usable_key(entry.key) and entry.key not in GENERIC_TERMS:
                     pairs.setdefault((entry.key, term), group)
     # English reaches a term through its Japanese synonyms' glosses too: "moving" is JMdict's gloss of 引っ越し,
     # which the dictionary groups with the corpus's 移住, whose own glosses are migration and immigration.
@@ -218,7 +220,7 @@ def _english_pairs(
     return [(g, t) for w, t in reachable for g in glosses.get(w, ()) if g not in framed and _usable_key(g)]
 
 
-# Words of the question frame rather than its topic: the parties, the document, roles (see retrieve.GENERIC_TERMS).
+# Words of the question frame rather than its topic: the parties, the document, roles (see frame.GENERIC_TERMS).
 FRAME_WORDS = ("協約", "協約書", "市", "役割", "分担", "取組", "住民", "圏域", "両市")
 # The English frame of a role question (which city leads / runs / handles / is responsible for X): as glosses
 # these reach 営む, 扱う and 主体的, and pulled 第1条 or the one row saying 主体的 into such questions.

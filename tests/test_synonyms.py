@@ -101,6 +101,14 @@ def test_kids_and_hospital_reach_nothing_the_dictionary_does_not_connect(
     assert corpus_map.expand("hospitals sharing patient records") == []
 
 
+def test_a_frame_word_reaches_no_term(corpus_map: SynonymMap, dictionary: SynonymDictionary) -> None:
+    """関係 is a frame word (retrieval ignores it, assistant.frame): through the group it shares with the
+    agreement's 結びつき, 「IT関係の会社を立ち上げたい」 pulled the rows of 別表(3)② above 創業."""
+    assert _entry_in_group_of(dictionary, "関係", "結びつき") == Expansion.ALWAYS
+    assert "結びつき" not in corpus_map.expand("IT関係の会社を立ち上げたい")
+    assert "結びつき" in corpus_map.expand("地域のつながり")  # the group's topical words still reach it
+
+
 @pytest.mark.parametrize("question", ["ゴミの収集日は？", "第4条には何が書いてある？", "How much is the bus fare?"])
 def test_a_question_without_synonyms_gets_no_expansion(corpus_map: SynonymMap, question: str) -> None:
     assert corpus_map.expand(question) == []
