@@ -98,7 +98,7 @@ class Planner:
         if self.routes and query.which_article:  # 「どこに書かれて」: the articles, or the 別表 when it is named
             # Asked where, not which article (「…はどこに書いてある？」), an activity of the 別表 is found in its row.
             where = not _ARTICLE_ASKED.search(query.text)
-            in_annex = where and ("別表" in query.text or self._row_topic(query) is not None)
+            in_annex = where and (query.annex or self._row_topic(query) is not None)
             kinds = ("annex_row", "section") if in_annex else ("article", "item")
             if not in_annex and (governing := self._governing_article(query)):
                 return Plan("article", query, (governing,), parties), [Scored(governing, 1.0, 0.0, 0.0)]
@@ -111,7 +111,7 @@ class Planner:
     # --- structure named in the question ------------------------------------------------------------
 
     def _route(self, query: Query, parties: tuple[tuple[str, str], ...]) -> Plan | None:
-        if query.item and "別表" in query.text and (section := self._section_of_item(query)):
+        if query.item and query.annex and (section := self._section_of_item(query)):
             return self._section_listing(query, parties, section)
         if query.comparison and len(query.articles) >= 2:
             pair = [self.scope.unit(f"art-{n}") for n in query.articles[:2]]
@@ -135,7 +135,7 @@ class Planner:
             area = "-" not in query.section or "分野" in query.text  # an area, or a field called one
             if section and (query.listing or (area and not query.parties) or not self._names_a_row(query)):
                 return self._section_listing(query, parties, section)
-        if query.listing and "別表" in query.text and not query.section and not self._names_a_row(query):
+        if query.listing and query.annex and not query.section and not self._names_a_row(query):
             if len(set(query.parties)) == 1:  # 「別表の小郡市の役割を全部」: that city's role in every row
                 return self._roles_of(query, parties)
             # 「別表 全部」「別表の取組を一覧で」: every section with its rows, in the table's order (with both roles
@@ -198,7 +198,7 @@ class Planner:
         refers = [a for a in self.scope.of_kind("article") if "別表" in a.text]
         if len(refers) != 1:
             return None
-        return refers[0] if "別表" in query.text or self._row_topic(query) else None
+        return refers[0] if query.annex or self._row_topic(query) else None
 
     def _row_topic(self, query: Query) -> Chunk | None:
         """The 別表 row the question's own words find before any article does, if they find one."""

@@ -149,6 +149,8 @@ def without_provision(text: str) -> str:
     return text
 
 
+# The 別表 named, in the text's word or the English ones a translation uses for a table appended to an agreement.
+_ANNEX = re.compile(r"別表|\bannex(?:es)?\b|\bappendix\b|\b(?:appended|attached) table\b", re.IGNORECASE)
 _YEAR = re.compile(r"(?:(令和|平成|昭和)\s*(\d+)|(?<!\d)((?:19|20)\d\d))\s*年?")
 _QUOTATION = re.compile(r"「([^「」]{2,})」")
 _QUOTED_MARK = re.compile(r"[「『\"]([甲乙])[」』\"]")
@@ -230,6 +232,7 @@ class Query:
     legal: bool = False
     closing: tuple[ClosingFacet, ...] = ()
     listing: bool = False
+    annex: bool = False  # names the 別表 (in English: the annex, the appended table)
     same_roles: bool = False
     different_roles: bool = False
     comparison: bool = False
@@ -354,6 +357,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         legal=bool(_LEGAL.search(numeric) or _LAW_NAMED.search(numeric)),
         closing=_closing(numeric, nouns=topical),
         listing=bool(_LISTING.search(numeric)),
+        annex=bool(_ANNEX.search(numeric)),
         same_roles=bool(_SAME.search(numeric) and _ROLES.search(numeric)),
         comparison=bool(_COMPARE.search(numeric)),
         asks_for=_asks_for(numeric),

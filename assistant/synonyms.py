@@ -223,8 +223,13 @@ def _english_pairs(
 # Words of the question frame rather than its topic: the parties, the document, roles (see frame.GENERIC_TERMS).
 FRAME_WORDS = ("協約", "協約書", "市", "役割", "分担", "取組", "住民", "圏域", "両市")
 # The English frame of a role question (which city leads / runs / handles / is responsible for X): as glosses
-# these reach 営む, 扱う and 主体的, and pulled 第1条 or the one row saying 主体的 into such questions.
-ENGLISH_FRAME = ("lead", "run", "responsible", "handle", "manage", "in charge", "take care of", "do", "carry out")
+# these reach 営む, 扱う and 主体的, and pulled 第1条 or the one row saying 主体的 into such questions. And
+# "activity", the English of the 別表's 取組 (JMdict glosses 取組 as effort, initiative): as 賑わい's gloss it
+# found the City Plaza row in 'List every activity in the 別表'.
+ENGLISH_FRAME = (
+    *("lead", "run", "responsible", "handle", "manage", "in charge", "take care of", "do", "carry out"),
+    "activity",
+)
 
 
 def _reachable(term: str, generic: Collection[str]) -> bool:

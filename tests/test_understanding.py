@@ -409,6 +409,14 @@ def test_the_whole_annex_asked_for_is_listed_section_by_section(engine):
     assert roles.text.startswith("別表に定める小郡市の役割（全13項目）:") and len(cited(roles)) == 13
 
 
+@pytest.mark.parametrize("question", ["List every activity in the 別表", "List all activities in the annex"])
+def test_the_whole_annex_asked_for_in_english_is_listed(engine, question):
+    """'activity' (the English of 取組) reached 賑わい as its JMdict gloss, so the first listed the City Plaza's
+    section alone; 'annex' was not read as the 別表, so the second answered with one row."""
+    every = [c.id.split("/", 1)[1] for c in engine.sources.values() if c.kind in ("section", "annex_row")]
+    assert cited(engine.ask(question)) == every
+
+
 def test_what_a_field_holds_lists_it(engine):
     """「…分野には何が含まれますか」 asks what the heading holds: it gave the field's first row alone (blind za147)."""
     answer = engine.ask("結びつきやネットワークの強化に係る分野には何が含まれますか？")
