@@ -262,15 +262,16 @@ def test_cli_eval_prints_the_scores(built_index):
     result = _cli("eval", "--set", "all", "--json", env=env)
     assert result.returncode == 0, result.stderr
     dev, blind = (json.loads(result.stdout)[name]["scores"] for name in ("dev", "blind"))
-    assert dev["questions"] >= 4458 and blind["questions"] >= 341
+    assert dev["questions"] >= 4799 and blind["questions"] >= 357
     assert dev["top3"] >= 0.975 and dev["first_citation"] >= 0.96 and dev["must_contain"] >= 0.97
     assert dev["refusal_precision"] >= 0.96 and dev["refusal_recall"] >= 0.97
-    # Floors at or just under the blind set's figures from its one sealed run (README: sets A and ZA, 97.6% /
-    # 99.3%, 0.0%, 94.3%), so a regression on unforeseen words fails the build. They are the targets,
-    # except out-of-scope handled: this set's sealed run missed the 95% target (3 of 53 answered), and the
-    # floor is what it measured, not the target, while A and ZA are the blind set.
-    assert blind["first_citation"] >= 0.95 and blind["top3"] >= 0.98
-    assert blind["answerable_not_answered"] <= 0.02 and blind["out_of_scope_handled"] >= 0.94
+    # Floors at or just under the blind set's figures from its one sealed run (README: sets ZB and OB, 96.4% /
+    # 97.7%, 1.3%, 100%), so a regression on unforeseen words fails the build. They are the targets,
+    # except top-3: this set's sealed run missed the 98% target (7 of 303 answerable questions had no expected
+    # unit in the first three), and the floor is what it measured, not the target, while ZB and OB are the
+    # blind set.
+    assert blind["first_citation"] >= 0.95 and blind["top3"] >= 0.97
+    assert blind["answerable_not_answered"] <= 0.02 and blind["out_of_scope_handled"] >= 0.95
 
 
 def test_several_agreements_answer_for_the_partner_named(second_agreement_corpus, tmp_path):
