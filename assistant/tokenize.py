@@ -97,7 +97,9 @@ def terms(text: str) -> tuple[str, ...]:
     previous = ""
     for word in _tagger()(nfkc(text)):
         feature = word.feature
-        if feature.pos1 not in _CONTENT_POS:
+        # A verb UniDic marks as possibly auxiliary (非自立可能: できる, くれる, みる, 係る) is the grammar of a
+        # request, not its topic: できる in 「相談できる人もいない」 matched the row that writes 利用できる.
+        if feature.pos1 not in _CONTENT_POS or (feature.pos1 == "動詞" and feature.pos2 == "非自立可能"):
             previous = ""
             continue
         lemma = _lemma(word)

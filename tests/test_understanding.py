@@ -417,6 +417,19 @@ def test_the_whole_annex_asked_for_in_english_is_listed(engine, question):
     assert cited(engine.ask(question)) == every
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "起業したいけど相談できる人がいません。どっちの市に聞けばいい？",
+        "お店を開きたいんだけど、相談できるところある？",
+    ],
+)
+def test_an_auxiliary_verb_is_no_evidence_of_a_topic(engine, question):
+    """できる (UniDic: 非自立可能) matched the childcare row, which writes 利用できる: with the bare 相談 it put that
+    row above 創業 (blind zb041)."""
+    assert cited(engine.ask(question))[0] == "annex-1-3"
+
+
 def test_what_a_field_holds_lists_it(engine):
     """「…分野には何が含まれますか」 asks what the heading holds: it gave the field's first row alone (blind za147)."""
     answer = engine.ask("結びつきやネットワークの強化に係る分野には何が含まれますか？")
