@@ -391,14 +391,32 @@ _ENGLISH_VERB = re.compile(
 )
 
 
+# A word after a determiner, with at most one word between, is a noun, whatever follows it: "the basic
+# policies the two cities agreed on" has no verb "policies".
+_DETERMINED = re.compile(r"\b(?:the|a|an|their|our|its|my|your|his|her|this|these|those)\s+(?:[a-z]+\s+)?$")
+
+
+def _verb_spans(text: str) -> list[tuple[int, int]]:
+    """Where `text`'s English verbs are (see _ENGLISH_VERB)."""
+    spans = []
+    for match in _ENGLISH_VERB.finditer(text):
+        group = 1 if match.group(1) else 2
+        if group == 2 and _DETERMINED.search(text, 0, match.start(2)):
+            continue
+        spans.append(match.span(group))
+    return spans
+
+
 def without_english_verbs(text: str) -> str:
     """`text` with its English verbs blanked, for looking up the terms its nouns stand for."""
-    return _ENGLISH_VERB.sub(lambda m: m.group(0).replace(m.group(1) or m.group(2), " "), text)
+    for start, end in reversed(_verb_spans(text)):
+        text = text[:start] + " " + text[end:]
+    return text
 
 
 def english_verbs(text: str) -> list[str]:
     """The English verbs of `text` (see _ENGLISH_VERB), the question's frame (lead, run, handle…) left out."""
-    verbs = [m.group(1) or m.group(2) for m in _ENGLISH_VERB.finditer(text)]
+    verbs = [text[start:end] for start, end in _verb_spans(text)]
     return [v for v in verbs if len(v) > 2 and _base_form(v) not in ENGLISH_FRAME]
 
 
