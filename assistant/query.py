@@ -131,6 +131,8 @@ _PROVISIONS = {
     ),
     "定めのない事項 疑義 協議": re.compile(
         r"(?:書いて|書かれて|載って|定められて|決まって)(?:い)?ない|定めのない|not covered|does(?:n't| not) cover"
+        # 決めていない of a thing (こと, 事項), not of a person: 「どこに住むか決めていない」 is undecided.
+        r"|(?:定めて|決めて|決められて)(?:い)?ない(?:こと|事|事項|部分|点)"
         r"|not (?:in|specified in|mentioned in) the agreement|揉め|もめたら|意見が(?:分かれ|食い違)|解釈"
         r"|disagree|interpret|read (?:it|the agreement) differently"  # the English of the three before
     ),

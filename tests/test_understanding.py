@@ -431,9 +431,16 @@ def test_an_auxiliary_verb_is_no_evidence_of_a_topic(engine, question):
 
 
 def test_a_noun_after_a_determiner_is_not_read_as_a_verb(engine):
-    """ "policies" stands before "the", the cue of a verb, but after "the basic" it is a noun: read as a verb, it
+    """'policies' stands before 'the', the cue of a verb, but after 'the basic' it is a noun: read as a verb, it
     was left out of the words looked up, and the question found row 1-1 by meaning alone (blind ob096)."""
     assert cited(engine.ask("What are the basic policies the two cities agreed on?"))[0] == "art-2"
+
+
+def test_what_the_agreement_has_not_decided_is_the_consultation_clause(engine):
+    """「決めていないこと」 asks about 第5条 as 「決まっていないこと」 does (blind ob109); a person who has not
+    decided where to live asks no such thing."""
+    assert cited(engine.ask("協約で決めていないことが出てきたらどうなるの？"))[0] == "art-5"
+    assert "art-5" not in cited(engine.ask("久留米に住むか小郡に住むか決めていないんですが、子育て支援はどっち？"))
 
 
 def test_what_a_field_holds_lists_it(engine):
