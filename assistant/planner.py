@@ -164,6 +164,8 @@ class Planner:
 
     def _has_row_topic(self, query: Query) -> bool:
         """Whether the question's own words point at an activity (then 目的 is that activity's aim, not 第1条)."""
+        if _WHY_THE_AGREEMENT.search(query.text):
+            return False
         if set(query.expansions) - set(query.provision.split()) or query.section is not None:
             return True
         topic = replace(query, search_text=self._without_title(without_provision(query.search_text)))
@@ -426,6 +428,11 @@ _LISTED = re.compile(r"([一-龥ァ-ヶー]+)の(?:一覧|リスト)")
 # どれですか」. Not どこに聞けば, どこが or どこで: those ask which city or office, a role the agreement does assign.
 _WHICH = re.compile(
     r"([一-龥ァ-ヶー]+)(?:は|って)(どこ|どれ)(?:にあ[るりっ]\S*?)?(?:ですか|でしょうか|なの|なん|[?？]|$)"
+)
+# Why the agreement itself was made (「この協約はなぜ結ばれた」「なぜこの協約を結んだのか」): 第1条, whatever
+# other words the question has (背景にある課題 is no activity's 課題).
+_WHY_THE_AGREEMENT = re.compile(
+    r"協約(?:書)?(?:は|を|って|が)?(?:なぜ|何のため|なんのため|どうして)|(?:なぜ|何のため|なんのため|どうして)(?:この|その|両市は)?協約"
 )
 _ARTICLES = re.compile(r"何条|何か条|各条|全条|条文|見出し|\barticles\b", re.IGNORECASE)
 # An article asked for by name (何条, 条文, 根拠), where 「どこに書いてある」 asks only where the text says it.

@@ -443,6 +443,13 @@ def test_what_the_agreement_has_not_decided_is_the_consultation_clause(engine):
     assert "art-5" not in cited(engine.ask("久留米に住むか小郡に住むか決めていないんですが、子育て支援はどっち？"))
 
 
+def test_why_the_agreement_was_made_is_its_purpose_whatever_else_is_asked(engine):
+    """課題 is written in the transport row (課題を抽出), which read 「背景にある課題」 as that row's topic and
+    answered its purpose (blind ob060); the purpose of an activity stays that activity's."""
+    assert cited(engine.ask("この協約はなぜ結ばれたのですか。背景にある課題は？"))[0] == "art-1"
+    assert cited(engine.ask("公共交通の取組の目的は？"))[0] == "annex-3-2-1"
+
+
 def test_what_a_field_holds_lists_it(engine):
     """「…分野には何が含まれますか」 asks what the heading holds: it gave the field's first row alone (blind za147)."""
     answer = engine.ask("結びつきやネットワークの強化に係る分野には何が含まれますか？")
