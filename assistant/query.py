@@ -128,6 +128,7 @@ _PROVISIONS = {
     "目的": re.compile(
         r"何のため|なんのため|なぜ|どうして|狙い|ねらい|目指して|why (?:do|does|did|is|was|were)\b|purpose|trying to achieve"
         r"|\bgoal|\bthe point of\b|what'?s the point"
+        r"|\bwhat(?:'s| is| are)\b[^?.]*\bfor\s*\?*\s*$"  # "what is this agreement for?"
     ),
     "定めのない事項 疑義 協議": re.compile(
         r"(?:書いて|書かれて|載って|定められて|決まって)(?:い)?ない|定めのない|not covered|does(?:n't| not) cover"

@@ -450,6 +450,12 @@ def test_why_the_agreement_was_made_is_its_purpose_whatever_else_is_asked(engine
     assert cited(engine.ask("公共交通の取組の目的は？"))[0] == "annex-3-2-1"
 
 
+def test_what_something_is_for_asks_its_purpose(engine):
+    """'What is X for?' asks what 'Why…' and 'purpose' ask: it found rows by meaning alone (blind zb099)."""
+    assert cited(engine.ask("So what is this agreement for?"))[0] == "art-1"
+    assert cited(engine.ask("What is the budget for buses?")) != ["art-1"]
+
+
 def test_what_a_field_holds_lists_it(engine):
     """「…分野には何が含まれますか」 asks what the heading holds: it gave the field's first row alone (blind za147)."""
     answer = engine.ask("結びつきやネットワークの強化に係る分野には何が含まれますか？")
