@@ -84,6 +84,9 @@ _LISTING = re.compile(
     r"|いくつ[^。？?]{0,6}(?:何|なに|どれ|どんな)"  # how many, and which they are
 )
 _COMPARE = re.compile(r"違い|違う|異な|比べ|比較|差は|差異|\bvs\.?\b|differ|compare|contrast")
+# "When" as a question word: at the start of a sentence or clause. Inside one it is a conjunction ("What is Ogori's
+# role when it comes to concerts?", "…like when you need to be hospitalized?"), which asks for no date.
+_WHEN = r"(?:^|[.?!,;:]\s*|\b(?:and|so|but|then)\s+)when\b"
 # What kind of fact a question asks for. The agreement states roles and aims, one date and two
 # addresses; it has no amounts, hours or contacts, so a question asking for one is not settled by it.
 _ASKS_FOR = {
@@ -97,8 +100,9 @@ _ASKS_FOR = {
         r"|what (?:are|were) (?:the|its|their) (?:[a-z-]+ ){0,3}hours"  # the visiting / office / clinic hours
     ),
     "date": re.compile(
-        r"何日|日程|スケジュール|締切|何年度|計画期間|[一-龥]{2}(?<!曜)日(?![本曜])|\bwhen\b|\bdeadline"
+        r"何日|日程|スケジュール|締切|何年度|計画期間|[一-龥]{2}(?<!曜)日(?![本曜])|\bdeadline"
         r"|次(?:回|は)?いつ|いつ(?:開催|開か|行われ)"  # when an event is held: the agreement sets no schedule
+        f"|{_WHEN}"
     ),
     "place": re.compile(
         r"どこで(?:開|行|や)|(?:場所|会場)(?:は|を教|って|[?？])|where is|where are|where (?:will|do) (?:they|it) (?:meet|take place)"
@@ -176,7 +180,7 @@ _OVERVIEW = re.compile(
 )
 _COPIES = re.compile(r"何通|通作成|部数|copies")  # about the document whatever else is said (not 車を持って)
 _CLOSING = {
-    "date": re.compile(r"いつ|締結日|日付|何年|平成|\bwhen\b|\bdate\b|signed on"),
+    "date": re.compile(rf"いつ|締結日|日付|何年|平成|{_WHEN}|\bdate\b|signed on"),
     "copies": re.compile(rf"{_COPIES.pattern}|持って|保有|保管"),  # 持って, 保有: with _CLOSING_ABOUT only
     "seal": re.compile(r"押印|印鑑|はんこ|判子|\bseal"),
     "signers": re.compile(r"署名|市長|サイン|\bwho signed|\bsign|mayor|調印|結んだのは|締結したのは|who concluded"),

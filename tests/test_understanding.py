@@ -456,6 +456,14 @@ def test_what_something_is_for_asks_its_purpose(engine):
     assert cited(engine.ask("What is the budget for buses?")) != ["art-1"]
 
 
+def test_when_inside_a_sentence_asks_for_no_date(engine):
+    """'…when it comes to…' is a conjunction, not the question word: the answer was 'not settled: the agreement
+    sets no dates' (blind ob094; dev d108, m105, r103, x093). 'When…' opening a question still asks for a date."""
+    answer = engine.ask("What does Kurume do when it comes to concerts and plays?")
+    assert not answer.refused and cited(answer)[0] == "annex-2-3"
+    assert cited(engine.ask("When was the agreement signed?")) == ["closing"]
+
+
 def test_what_a_field_holds_lists_it(engine):
     """「…分野には何が含まれますか」 asks what the heading holds: it gave the field's first row alone (blind za147)."""
     answer = engine.ask("結びつきやネットワークの強化に係る分野には何が含まれますか？")
