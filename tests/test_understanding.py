@@ -464,6 +464,22 @@ def test_when_inside_a_sentence_asks_for_no_date(engine):
     assert cited(engine.ask("When was the agreement signed?")) == ["closing"]
 
 
+@pytest.mark.parametrize(
+    ("question", "row"),
+    [
+        ("地元を盛り上げる活動はどっちの市？", "annex-3-1-3"),
+        ("まちを元気にする取組って誰がやるの", "annex-3-1-3"),
+        ("観光を盛り上げてるのはどっちの市？", "annex-1-4"),  # tourism, not 地域振興: the object decides
+        ("市役所の人が別の市で働くことってある？", "annex-3-3-1"),
+        ("展覧会を見に行きたい", "annex-2-3"),
+    ],
+)
+def test_residents_words_for_a_service_reach_its_row(engine, question, row):
+    """Glossary entries added in round 18 (dev n017, m019, h017, t023, f013; blind za020, all read): the first,
+    second, fourth and fifth found the venue, transport, venue and staff-training rows before them."""
+    assert cited(engine.ask(question))[0] == row
+
+
 def test_what_a_field_holds_lists_it(engine):
     """「…分野には何が含まれますか」 asks what the heading holds: it gave the field's first row alone (blind za147)."""
     answer = engine.ask("結びつきやネットワークの強化に係る分野には何が含まれますか？")
