@@ -227,7 +227,15 @@ FRAME_WORDS = ("協約", "協約書", "市", "役割", "分担", "取組", "住�
 # "activity", the English of the 別表's 取組 (JMdict glosses 取組 as effort, initiative): as 賑わい's gloss it
 # found the City Plaza row in 'List every activity in the 別表'.
 ENGLISH_FRAME = (
-    *("lead", "run", "responsible", "handle", "manage", "in charge", "take care of", "do", "carry out"),
+    "lead",
+    "run",
+    "responsible",
+    "handle",
+    "manage",
+    "in charge",
+    "take care of",
+    "do",
+    "carry out",
     "activity",
 )
 
