@@ -7,7 +7,6 @@ words them, and every quotation is checked against its unit before the citation 
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import threading
 import time
@@ -33,6 +32,7 @@ from assistant.settings import Settings
 from assistant.synonyms import SynonymMap
 from assistant.tokenize import Readings, terms, tokens
 from assistant.types import Answer, Chunk, Citation, Message, Outcome
+from assistant.word_tables import READINGS, SYNONYMS, stored_readings
 
 _QUOTED = re.compile(r"「[^「」]*(?:「[^「」]*」[^「」]*)*」")
 _UNITS = ("preamble", "article", "item", "closing", "annex_row")
@@ -120,12 +120,13 @@ class Engine:
             for slug, scope in scopes.items()
             if (name := dict(scope.parties).get("乙"))
         )
-        synonyms = SynonymMap.from_json(index.synonyms) if self.options.synonyms and index.synonyms else None
+        stored = index.table(SYNONYMS)
+        synonyms = SynonymMap.from_json(stored) if self.options.synonyms and stored else None
         known = [*retriever.lexical.vocabulary, *self.glossary.keys, *(synonyms.keys if synonyms else ())]
         lexicon = Lexicon(
             self.glossary,
             aliases,
-            Readings(known, _stored_readings(index.readings)).read,
+            Readings(known, stored_readings(index.table(READINGS))).read,
             synonyms.expand if synonyms else Lexicon.expand,
             partners if len(scopes) > 1 else (),
         )
@@ -290,17 +291,6 @@ def _outcome(plan: Plan) -> Outcome:
     if plan.kind in ("nearest", "which_partner", "not_provided") or (plan.kind == "closing" and plan.query.current):
         return "nearest"
     return "refusal" if plan.kind in _REFUSED else "answer"
-
-
-def _stored_readings(text: str) -> dict[str, str] | None:
-    """The words' readings ingest stored with the index; None (read them all at load) when there are none or
-    they do not parse: the table only saves work, so a damaged one must not stop the engine."""
-    try:
-        table = json.loads(text) if text else None
-    except ValueError:
-        return None
-    valid = isinstance(table, dict) and all(isinstance(v, str) for v in table.values())
-    return table if valid else None
 
 
 def _spoken(name: str) -> list[str]:

@@ -12,7 +12,7 @@ import json
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,9 +106,8 @@ class Active:
 
     info: IndexInfo | None
     chunks: dict[str, Chunk]  # by id
-    synonyms: str = ""  # the synonym map stored with the serving generation
     facets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet record id → its rows
-    readings: str = ""  # the corpus's and synonyms' words with their readings (JSON), stored with it too
+    tables: dict[str, str] = field(default_factory=dict)  # the word tables stored with it (see word_tables)
 
 
 NO_INDEX = Active(None, {})
@@ -133,9 +132,7 @@ def read_active(settings: Settings) -> Active:
         records = collection.get(include=["documents", "metadatas"])
     except Exception as error:
         raise _unreadable(settings, error) from None
-    stored = collection.metadata or {}
-    units = {c.id: c for c in units_of(records)}
-    return Active(info, units, str(stored.get("synonyms", "")), facet_rows(records), str(stored.get("readings", "")))
+    return Active(info, {c.id: c for c in units_of(records)}, facet_rows(records), stored_tables(collection))
 
 
 def _points_nowhere(client: Any, settings: Settings) -> bool:
@@ -196,9 +193,8 @@ def build(
     embedder: str,
     *,
     rebuild: bool = False,
-    synonyms: str = "",
     facets: tuple[Sequence[Facet], np.ndarray] = ((), np.zeros((0, 0))),
-    readings: str = "",
+    tables: Mapping[str, str] | None = None,
 ) -> IndexInfo:
     """Write `chunks` with their `vectors` (and the annex rows' facets with theirs) into a new collection and
     make it the active one; on failure nothing changes."""
@@ -208,8 +204,8 @@ def build(
     name = f"{settings.collection}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     collection = client.create_collection(
         name,
-        # The synonym map and the words' readings travel with their generation, to every replica.
-        metadata={"embedder": embedder, **{k: v for k, v in (("synonyms", synonyms), ("readings", readings)) if v}},
+        # The word tables (synonyms, readings, ...) travel with their generation, to every replica.
+        metadata={"embedder": embedder, **{k: v for k, v in (tables or {}).items() if v}},
         embedding_function=None,
         configuration={"hnsw": {"space": "cosine"}},
     )
@@ -294,6 +290,11 @@ def facet_metadata(facet: Facet) -> dict[str, str | int]:
     return {"kind": FACET, "rows": json.dumps(facet.rows, ensure_ascii=False)}
 
 
+def stored_tables(collection: Any) -> dict[str, str]:
+    """The word tables stored with a collection: every entry of its metadata but the embedder's name."""
+    return {k: str(v) for k, v in (collection.metadata or {}).items() if k != "embedder"}
+
+
 def facet_rows(records: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     """Facet record id → the rows that have it."""
     pairs = zip(records["ids"], records["metadatas"], strict=True)
@@ -338,15 +339,10 @@ class IndexReader:
     facets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet record id → its rows
     _checked_at: float = 0.0
 
-    @property
-    def synonyms(self) -> str:
-        """The synonym map ingest built for this corpus (JSON), "" for an index built without one."""
-        return str((self._collection.metadata or {}).get("synonyms", ""))
-
-    @property
-    def readings(self) -> str:
-        """The words ingest read for this corpus (JSON word → reading), "" for an index built without them."""
-        return str((self._collection.metadata or {}).get("readings", ""))
+    def table(self, name: str) -> str:
+        """One of the word tables ingest stored with this generation (JSON, see word_tables), "" for an index
+        built without it."""
+        return stored_tables(self._collection).get(name, "")
 
     def dense(self, vector: np.ndarray, *, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Nearest records by cosine, units and facets (see `facets`); `where` filters on metadata (one

@@ -8,7 +8,6 @@ changed at all, the serving index is kept as it is.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -16,13 +15,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from assistant import word_tables
 from assistant.chunks import build_chunks, facets_of
 from assistant.embed import check_embedder, embed_passages_for_ingest, embedder_id
 from assistant.index import NO_INDEX, Active, IndexInfo, build, check_store, read_active, reusable_vectors
 from assistant.parse import parse_corpus
 from assistant.settings import Settings
-from assistant.synonyms import corpus_synonyms
-from assistant.tokenize import read_words
 from assistant.types import Chunk, Facet
 
 Progress = Callable[[int, int], None]
@@ -93,13 +91,9 @@ def ingest(settings: Settings, *, rebuild: bool = False, progress: Progress = la
         active = read_active(settings)
     by_kind = dict(Counter(chunk.kind for chunk in chunks))
     changes = diff(active, chunks, embedder)
-    synonym_map = corpus_synonyms([chunk.tokens for chunk in chunks])
-    synonyms = synonym_map.to_json()
-    words = [*(t for chunk in chunks for t in chunk.tokens), *synonym_map.keys]
-    readings = json.dumps(read_words(words), ensure_ascii=False)
+    tables = word_tables.derive(chunks)
     facets = facets_of(chunks)
-    same = active.info is not None and active.info.embedder == embedder
-    same = same and (active.synonyms, active.readings) == (synonyms, readings)
+    same = active.info is not None and active.info.embedder == embedder and active.tables == tables
     if same and active.chunks == {c.id: c for c in chunks} and active.facets == {f.id: f.rows for f in facets}:
         return IngestReport(active.info, len(agreements), by_kind, time.perf_counter() - started, changes, kept=True)
     vectors, facet_vectors, changes = vectors_for(settings, chunks, facets, active, changes, progress)
@@ -109,9 +103,8 @@ def ingest(settings: Settings, *, rebuild: bool = False, progress: Progress = la
         vectors,
         embedder,
         rebuild=rebuild,
-        synonyms=synonyms,
         facets=(facets, facet_vectors),
-        readings=readings,
+        tables=tables,
     )
     return IngestReport(info, len(agreements), by_kind, time.perf_counter() - started, changes)
 

