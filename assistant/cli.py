@@ -195,9 +195,11 @@ def run_serve(settings: Settings, args: argparse.Namespace) -> int:
         raise AssistantError(FLAG_REFUSED)
     logins(settings.auth, settings.auth_file)  # a bad login setting fails before the slow imports
     from assistant.lazy import defer_import, keep_out
+    from assistant.memory import cap_malloc_arenas
 
     defer_import("pandas")  # Gradio imports both; the app uses neither (see assistant/lazy.py)
     keep_out("matplotlib")
+    cap_malloc_arenas()
     from assistant.app import serve
 
     return serve(settings, progress=Progress())
