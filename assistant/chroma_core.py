@@ -34,7 +34,12 @@ class CoreCollection:
 
     def get(self, include: Sequence[str]) -> dict[str, Any]:
         found = self._bindings.get(self.id, None, None, None, 0, None, list(include), _TENANT, _DATABASE)
-        return {"ids": found.ids, "documents": found.documents, "metadatas": found.metadatas}
+        return {
+            "ids": found.ids,
+            "documents": found.documents,
+            "metadatas": found.metadatas,
+            "embeddings": found.embeddings,
+        }
 
     def query(
         self, *, query_embeddings: list[list[float]], n_results: int, include: Sequence[str], where: Any = None

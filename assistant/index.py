@@ -338,11 +338,22 @@ class IndexReader:
     _records: int  # units and facets: how many a dense search can return
     facets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet record id → its rows
     _checked_at: float = 0.0
+    _exact: ExactScopes | None = None  # with several agreements (see `nearest`)
 
     def table(self, name: str) -> str:
         """One of the word tables ingest stored with this generation (JSON, see word_tables), "" for an index
         built without it."""
         return stored_tables(self._collection).get(name, "")
+
+    def nearest(self, vector: np.ndarray, *, k: int, agreement: str = "") -> list[tuple[str, float]]:
+        """One agreement's units and every facet ("" for all records) by cosine, nearest first.
+
+        With several agreements, one agreement is searched exactly in the vectors read at open, not through
+        Chroma's filtered HNSW: a filter that keeps 1% of the records, whose rows have identical copies in every
+        other agreement, returned 83 of the 99 asked for and 88% of the true top 10 (measured at ×100)."""
+        if agreement and self._exact is not None:
+            return self._exact.nearest(vector, agreement, k)
+        return self.dense(vector, k=k, where=scoped(agreement))
 
     def dense(self, vector: np.ndarray, *, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Nearest records by cosine, units and facets (see `facets`); `where` filters on metadata (one
@@ -385,10 +396,40 @@ def open_index(settings: Settings, embedder: str) -> IndexReader:
         collection = client.get_collection(info.collection, embedding_function=None)
         records = collection.get(include=["documents", "metadatas"])
         chunks, facets, size = units_of(records), facet_rows(records), len(records["ids"])
+        several = len({c.metadata.get("agreement") for c in chunks}) > 1
+        exact = ExactScopes.of(collection.get(include=["metadatas", "embeddings"])) if several else None
     except Exception as error:
         raise _unreadable(settings, error) from None
     chunks.sort(key=lambda c: (c.metadata.get("agreement", ""), int(c.metadata.get("order", 0))))
-    return IndexReader(settings, info, chunks, client, collection, size, facets, time.monotonic())
+    return IndexReader(settings, info, chunks, client, collection, size, facets, time.monotonic(), exact)
+
+
+@dataclass(frozen=True)
+class ExactScopes:
+    """Every record's vector, normalised, and which rows each agreement's search covers: its units and every
+    facet (facets are shared, as in `scoped`). 2,970 × 384 floats at ×100: 4.6 MB."""
+
+    ids: tuple[str, ...]
+    vectors: np.ndarray
+    rows: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, records: dict[str, Any]) -> ExactScopes:
+        vectors = np.asarray(records["embeddings"], dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        facets = [n for n, m in enumerate(records["metadatas"]) if m.get("kind") == FACET]
+        by_agreement: dict[str, list[int]] = {}
+        for n, metadata in enumerate(records["metadatas"]):
+            if metadata.get("kind") != FACET:
+                by_agreement.setdefault(str(metadata.get("agreement", "")), []).append(n)
+        rows = {slug: np.array(units + facets) for slug, units in by_agreement.items()}
+        return cls(tuple(records["ids"]), vectors, rows)
+
+    def nearest(self, vector: np.ndarray, agreement: str, k: int) -> list[tuple[str, float]]:
+        rows = self.rows.get(agreement, np.array([], dtype=int))
+        similarity = self.vectors[rows] @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
+        best = np.argsort(-similarity, kind="stable")[:k]
+        return [(self.ids[rows[n]], float(similarity[n])) for n in best]
 
 
 def _reading_client(settings: Settings) -> Any:

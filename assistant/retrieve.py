@@ -11,7 +11,7 @@ import numpy as np
 
 from assistant.embed import Embedder
 from assistant.frame import GENERIC_TERMS
-from assistant.index import IndexReader, scoped
+from assistant.index import IndexReader
 from assistant.lazy import import_without
 from assistant.tokenize import gist, place_terms, terms
 from assistant.types import Chunk
@@ -168,7 +168,7 @@ class Retriever:
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Each allowed unit's cosine (what the calibrated thresholds read), and the score the dense ranking
         uses: for an annex row, its own cosine blended with its best facet's (see chunks.row_facets)."""
-        found = self.index.dense(vector, k=_DENSE_DEPTH, where=scoped(agreement))
+        found = self.index.nearest(vector, k=_DENSE_DEPTH, agreement=agreement)
         best_facet: dict[str, float] = {}
         for record, similarity in found:
             by_agreement = self.facet_rows.get(record, {})
