@@ -66,3 +66,17 @@ def is_kana_only(text: str) -> bool:
 
 def to_katakana(text: str) -> str:
     return jaconv.hira2kata(nfkc(text))
+
+
+def katakana_as_hiragana(text: str) -> str:
+    """A question typed wholly in katakana (no kanji, no hiragana: ｷｮｳﾔｸ ﾊ ｲﾂ ﾑｽﾊﾞﾚﾀ?, as old phones and some
+    forms take it) in hiragana, so its particles and question words (は, いつ, いくら) read as they do when typed
+    so; "" for any other text."""
+    letters = nfkc(text)
+    if _KANJI_OR_HIRAGANA.search(letters) or not _KATAKANA.search(letters):
+        return ""
+    return jaconv.kata2hira(letters)
+
+
+_KANJI_OR_HIRAGANA = re.compile(r"[ぁ-ゖ一-龥々]")
+_KATAKANA = re.compile(r"[ァ-ヺ]")

@@ -71,6 +71,10 @@ class Planner:
             return Plan("empty", query, parties=parties), []
         if query.listing and not query.asks_for and self._unwritten(_LISTED.search(query.text)):
             query = replace(query, asks_for="roster")
+        if not query.asks_for and self._unwritten(named := _NAMED_THING.search(query.text)):
+            # The address or name asked is that thing's, not the signatories' in the closing block.
+            kind = _named_kind(named)
+            query = replace(query, asks_for=kind, closing=query.closing if kind == "people" else ())
         if query.injection:
             return Plan("injection", query, parties=parties), []
         if self.refusal_topics and (topic := query.not_provided):
@@ -424,6 +428,20 @@ class Planner:
 
 # What a listing asks to see: the noun written before の一覧 / のリスト (「参加している病院の一覧」 → 病院).
 _LISTED = re.compile(r"([一-龥ァ-ヶー]+)の(?:一覧|リスト)")
+# The name or address of a thing, asked by its noun (「夜間に診てくれる病院の名前と住所」「農園の名称」): when the
+# agreement never writes that noun, it names no such thing. A city's or a mayor's (「両市の住所」) is the closing
+# block's.
+_NAMED_THING = re.compile(r"([一-龥ァ-ヶー]+)(?<![市町村長])の(名前|なまえ|名称|住所|所在地)")
+_ADDRESS = ("住所", "所在地")
+
+
+def _named_kind(named: re.Match[str] | None) -> str:
+    """A person's name (「署名した人の名前」) is asked as the names of people, an address as a place."""
+    if named and named.group(1).endswith(("人", "者", "方")):
+        return "people"
+    return "place" if named and named.group(2) in _ADDRESS else "roster"
+
+
 # What a question asks to be pointed at, ending on it: 「工業団地はどこ？」「…はどこにありますか」「なくなるバス路線は
 # どれですか」. Not どこに聞けば, どこが or どこで: those ask which city or office, a role the agreement does assign.
 _WHICH = re.compile(

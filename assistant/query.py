@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Literal
 
 from assistant.glossary import Glossary, Topic
-from assistant.normalize import arabic_numerals, fold, nfkc
+from assistant.normalize import arabic_numerals, fold, katakana_as_hiragana, nfkc
 from assistant.synonyms import ENGLISH_FRAME
 from assistant.tokenize import asked_quantities, lemmas
 
@@ -333,6 +333,8 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     folded = _KANA_ARTICLE.sub(lambda m: f"第{_KANA_DIGITS[m.group(1)]}条", folded)
     if read := lexicon.read(folded):  # こそだてしえん, ﾋｯｺｼ → also the words they spell (子育て 支援, 引っ越し)
         folded = " ".join([folded, *read])
+    if spelled := katakana_as_hiragana(text):  # ｲﾂ ﾑｽﾊﾞﾚﾀ → also いつ むすばれた
+        folded = f"{folded} {spelled}"
     numeric = _QUOTED_MARK.sub(r"\1", arabic_numerals(folded))  # 「甲」と「乙」は… asks what 甲 and 乙 are
     language = detect_language(text)
     unquoted = _LAW_NAMED.sub(" ", _QUOTATION.sub(" ", numeric))

@@ -1073,3 +1073,45 @@ def test_of_two_articles_named_the_one_asked_about_is_the_one_the_question_is_ab
     assert cited(engine.ask("第1条の目的のために、第2条では両市が何を生かすとしている？"))[0] == "art-2"
     compared = cited(engine.ask("第3条と第4条は何が違う？"))
     assert compared[:2] == ["art-3", "art-4"]
+
+
+@pytest.mark.parametrize(
+    ("question", "outcome", "first"),
+    [
+        ("ｷｮｳﾔｸ ﾊ ｲﾂ ﾑｽﾊﾞﾚﾀ?", "answer", "closing"),  # いつ: the signing date
+        ("ﾌﾙｰﾂｶﾞﾘ ﾉ ﾘｮｳｷﾝ ｲｸﾗ?", "nearest", "annex-1-4"),  # いくら: a fee the agreement does not set
+        ("ﾊﾞｽ ﾉ ｳﾝﾁﾝ ﾊ ｲｸﾗ?", "nearest", "annex-3-2-1"),
+    ],
+)
+def test_a_question_typed_all_in_katakana_asks_what_it_asks_in_hiragana(engine, question, outcome, first):
+    """ｲﾂ and ｲｸﾗ are いつ and いくら: the kind of fact asked is read as it is from hiragana."""
+    answer = engine.ask(question)
+    assert (answer.outcome, cited(answer)[:1]) == (outcome, [first])
+
+
+@pytest.mark.parametrize(
+    ("question", "related"),
+    [
+        ("夜間に子どもを診てくれる病院の名前と住所は？", "annex-3-1-1"),
+        ("フルーツ狩りができる農園の名前を教えてください。", "annex-1-4"),
+    ],
+)
+def test_the_name_or_address_of_a_thing_the_agreement_never_writes_is_not_settled(engine, question, related):
+    """The agreement names no hospital and no farm: 病院 and 農園 are not in it, so no unit settles their names,
+    however close the rest of the question is. The closing block's addresses are the mayors'."""
+    answer = engine.ask(question)
+    assert answer.outcome == "nearest" and "協約書には定めがありません" in answer.text
+    assert related in cited(answer)
+
+
+@pytest.mark.parametrize(
+    ("question", "first", "shown"),
+    [
+        ("第4条の協議会の名称は？", "art-4", "久留米広域連携中枢都市圏推進協議会"),
+        ("両市の住所も教えて", "closing", "小郡市小郡255番地1"),  # the parties' addresses are the closing block's
+        ("小郡市長として署名した人の名前は？", "closing", "平安正知"),  # a person's name: the signatory
+    ],
+)
+def test_the_name_or_address_of_something_the_agreement_writes_is_still_answered(engine, question, first, shown):
+    answer = engine.ask(question)
+    assert answer.outcome == "answer" and cited(answer)[:1] == [first] and shown in answer.text
