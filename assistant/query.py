@@ -130,7 +130,7 @@ _WHO = re.compile(r"どっち|どちら|誰|だれ|どの市|どこが|どこに
 # articles (so the article whose words these are answers, whatever its number).
 _PROVISIONS = {
     "目的": re.compile(
-        r"何のため|なんのため|なぜ|どうして|狙い|ねらい|目指して|why (?:do|does|did|is|was|were)\b|purpose|trying to achieve"
+        r"何のため|なんのため|なぜ|なんで(?![もすし])|どうして|狙い|ねらい|目指して|why (?:do|does|did|is|was|were)\b|purpose|trying to achieve"
         r"|\bgoal|\bthe point of\b|what'?s the point"
         r"|\bwhat(?:'s| is| are)\b[^?.]*\bfor\s*\?*\s*$"  # "what is this agreement for?"
     ),

@@ -1115,3 +1115,16 @@ def test_the_name_or_address_of_a_thing_the_agreement_never_writes_is_not_settle
 def test_the_name_or_address_of_something_the_agreement_writes_is_still_answered(engine, question, first, shown):
     answer = engine.ask(question)
     assert answer.outcome == "answer" and cited(answer)[:1] == [first] and shown in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("そもそも久留米と小郡ってなんで手を組んだの？", "art-1"),  # なんで: why, as なぜ
+        ("なんで両市は手を組んだんですか", "art-1"),
+        ("子育ての相談をしたいんですが、なんでも聞いてもらえるのはどっち？", "annex-3-1-2"),  # なんでも: anything
+        ("バスの便が悪くて困ってるんですが、どっちの市に言えばいいの？", "annex-3-2-1"),  # …なんです: no why
+    ],
+)
+def test_nande_asks_why_but_nandemo_and_nandesu_do_not(engine, question, first):
+    assert cited(engine.ask(question))[:1] == [first]
