@@ -397,7 +397,7 @@ def open_index(settings: Settings, embedder: str) -> IndexReader:
         records = collection.get(include=["documents", "metadatas"])
         chunks, facets, size = units_of(records), facet_rows(records), len(records["ids"])
         several = len({c.metadata.get("agreement") for c in chunks}) > 1
-        exact = ExactScopes.of(collection.get(include=["metadatas", "embeddings"])) if several else None
+        exact = ExactScopes.of(collection.get(include=["embeddings"]), records) if several else None
     except Exception as error:
         raise _unreadable(settings, error) from None
     chunks.sort(key=lambda c: (c.metadata.get("agreement", ""), int(c.metadata.get("order", 0))))
@@ -414,16 +414,19 @@ class ExactScopes:
     rows: dict[str, np.ndarray]
 
     @classmethod
-    def of(cls, records: dict[str, Any]) -> ExactScopes:
-        vectors = np.asarray(records["embeddings"], dtype=np.float32)
+    def of(cls, embedded: dict[str, Any], records: dict[str, Any]) -> ExactScopes:
+        """`embedded`: every record's vector; `records`: the same records' metadata, already read at open."""
+        vectors = np.asarray(embedded["embeddings"], dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        facets = [n for n, m in enumerate(records["metadatas"]) if m.get("kind") == FACET]
+        metadata = dict(zip(records["ids"], records["metadatas"], strict=True))
+        in_order = [metadata[i] for i in embedded["ids"]]
+        facets = [n for n, m in enumerate(in_order) if m.get("kind") == FACET]
         by_agreement: dict[str, list[int]] = {}
-        for n, metadata in enumerate(records["metadatas"]):
-            if metadata.get("kind") != FACET:
-                by_agreement.setdefault(str(metadata.get("agreement", "")), []).append(n)
+        for n, m in enumerate(in_order):
+            if m.get("kind") != FACET:
+                by_agreement.setdefault(str(m.get("agreement", "")), []).append(n)
         rows = {slug: np.array(units + facets) for slug, units in by_agreement.items()}
-        return cls(tuple(records["ids"]), vectors, rows)
+        return cls(tuple(embedded["ids"]), vectors, rows)
 
     def nearest(self, vector: np.ndarray, agreement: str, k: int) -> list[tuple[str, float]]:
         rows = self.rows.get(agreement, np.array([], dtype=int))
