@@ -14,6 +14,9 @@ from assistant.normalize import is_kana_only, nfkc, to_katakana
 
 # Parts of speech that carry meaning for search; particles, auxiliaries and symbols do not.
 _CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "接頭辞", "接尾辞"})
+# A pronoun points at something named elsewhere: これ in 第5条's 「これを定める」 or 誰 in 「誰もが安全・安心に」 is
+# no topic a question shares (「これからの計画、誰が作ってる？」 found 第5条 and the transport row by them).
+_TERM_POS = _CONTENT_POS - {"代名詞"}
 _STOP_LEMMAS = frozenset({"する", "ある", "いる", "なる", "いう", "言う", "こと", "等", "もの", "れる", "られる"})
 
 
@@ -99,7 +102,7 @@ def terms(text: str) -> tuple[str, ...]:
         feature = word.feature
         # A verb UniDic marks as possibly auxiliary (非自立可能: できる, くれる, みる, 係る) is the grammar of a
         # request, not its topic: できる in 「相談できる人もいない」 matched the row that writes 利用できる.
-        if feature.pos1 not in _CONTENT_POS or (feature.pos1 == "動詞" and feature.pos2 == "非自立可能"):
+        if feature.pos1 not in _TERM_POS or (feature.pos1 == "動詞" and feature.pos2 == "非自立可能"):
             previous = ""
             continue
         lemma = _lemma(word)
