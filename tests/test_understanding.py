@@ -13,6 +13,7 @@ import pytest
 
 from assistant.engine import Engine
 from assistant.ingestion import ingest
+from assistant.query import asking_part
 from assistant.settings import load_settings
 from assistant.tokenize import Readings, terms
 from assistant.types import Message
@@ -1128,3 +1129,41 @@ def test_the_name_or_address_of_something_the_agreement_writes_is_still_answered
 )
 def test_nande_asks_why_but_nandemo_and_nandesu_do_not(engine, question, first):
     assert cited(engine.ask(question))[:1] == [first]
+
+
+_CONTEXT = (
+    "夜中に子どもが熱を出して病院を探し回ったことがあり、それ以来ずっと不安です。夫は出張が多く、実家も遠いです。"
+)
+_ASK = "用事のあいだだけでも子どもを預けられるところを探しているのですが、久留米市と小郡市のどちらに聞けばいいですか？"
+
+
+def test_a_long_question_is_searched_for_what_its_last_sentences_ask_not_for_its_background(engine):
+    # The fever and the hospital are what happened; the request is childcare. Weighed evenly, the hospital's words
+    # found the emergency-care row.
+    assert cited(engine.ask(_CONTEXT + _ASK))[:1] == ["annex-3-1-2"]
+    ask = "市の境をこえるバスをもっと使いやすくしてほしいのですが、どちらの市が取り組むことになっていますか？"
+    story = (
+        "祖母が小郡の外れで一人暮らしをしていて、久留米の大学病院に毎週通っています。乗り換えが多くて半日かかります。"
+    )
+    assert cited(engine.ask(story + ask))[:1] == ["annex-3-2-1"]
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        (_CONTEXT + _ASK, _ASK),
+        (_ASK, ""),  # one sentence: all of it asks
+        (_ASK + _CONTEXT, ""),  # ends in a statement: nothing to single out
+        ("赤ちゃんを預けたいです。どっちに聞けばいい？", ""),  # short: embedded as written, weighed evenly
+        (_CONTEXT.replace("。", "か？"), ""),  # every sentence asks
+    ],
+)
+def test_the_asking_sentences_are_found_by_how_they_end(question, asks):
+    assert asking_part(question) == asks
+
+
+def test_pronouns_are_no_search_terms():
+    # 第5条 writes 「これを定める」: 「これからの計画」 shared a word with it and nothing else.
+    assert "これ" not in terms("この協約に関し疑義が生じた事項については、協議の上、これを定める")
+    assert "これ" not in terms("久留米と小郡のこれからの計画みたいなの、誰が作ってるんですか？")
+    assert "計画" in terms("久留米と小郡のこれからの計画みたいなの、誰が作ってるんですか？")
