@@ -3,6 +3,9 @@ vector computed (about 40 s to ingest here)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,43 @@ def test_a_partner_named_question_is_answered_from_that_partners_row(hundred) ->
         assert answer.citations[0].id == f"{partner.slug}/annex-3-1-1"
         assert f"{partner.stem}市" in answer.text
         assert all(c.id.startswith(f"{partner.slug}/") for c in answer.citations)
+
+
+_SEEDED_ASK = """
+import sys
+import os
+import subprocess
+import sys
+from pathlib import Path
+from assistant.engine import Engine
+from assistant.settings import Settings
+engine = Engine.load(Settings(corpus_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[2])))
+print(engine.ask(sys.argv[3]).citations[0].id)
+"""
+
+
+def test_an_answer_does_not_depend_on_the_processs_hash_seed(hundred) -> None:
+    """Python orders a set of strings by a hash seeded per process. The ranking took back the scores of a row's
+    bound words (相談, 支援 in 子育て相談, 子育て支援) in set order, and what rounding left (about 1e-7) was a
+    match in one process in four: this question found the childcare row under seeds 4, 5 and 7, and the
+    startup row under 0-3 and 6."""
+    engine, partners = hundred
+    partner = next(p for p in partners if p.slug.endswith("copy073"))
+    question = (
+        f"{partner.stem}で小さなパン屋を開こうと思っていて、いろいろ調べているところです。商工会にも相談に行ったんですが、"
+        "市どうしで新しく商売を始める人を応援する取り組みがあるって聞いて。"
+        f"それって久留米市と{partner.stem}市、どっちが引っ張っている取り組みなんですか？"
+    )
+    settings = engine.settings
+    firsts = set()
+    for seed in ("0", "4", "5"):
+        done = subprocess.run(
+            [sys.executable, "-c", _SEEDED_ASK, str(settings.corpus_dir), str(settings.data_dir), question],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        )
+        firsts.add(done.stdout.strip().splitlines()[-1])
+    assert firsts == {f"{partner.slug}/annex-1-3"}
