@@ -263,8 +263,11 @@ class Readings:
     def _run(self, run: str) -> tuple[str, ...]:
         """The known word the longest start of a katakana run spells (a run may carry the particle after it:
         シテイプラザハ), exactly or with its small kana written large."""
+        inside = _inside_known_words(run)
         for size in range(len(run), 2, -1):
             head = run[:size]
+            if size in inside:
+                continue
             if words := self._table.get(head) or self._loose.get(head.translate(_LARGE_KANA)):
                 return words
         return ()
@@ -294,6 +297,18 @@ class Readings:
             else:
                 i += 1
         return out
+
+
+def _inside_known_words(run: str) -> set[int]:
+    """Offsets that fall inside a word UniDic knows: a known word's start is not read as another word
+    (ニュース holds ニュー, a synonym key for 新規), while an unknown run's still is (シテイプラザハ)."""
+    inside, position = set(), 0
+    for word in _tagger()(run):
+        position += len(word.white_space)
+        if not word.is_unk:
+            inside.update(range(position + 1, position + len(word.surface)))
+        position += len(word.surface)
+    return inside
 
 
 def _word_edges(text: str) -> set[int]:

@@ -1167,3 +1167,11 @@ def test_pronouns_are_no_search_terms():
     assert "これ" not in terms("この協約に関し疑義が生じた事項については、協議の上、これを定める")
     assert "これ" not in terms("久留米と小郡のこれからの計画みたいなの、誰が作ってるんですか？")
     assert "計画" in terms("久留米と小郡のこれからの計画みたいなの、誰が作ってるんですか？")
+
+
+def test_a_katakana_word_is_not_read_as_the_known_word_it_starts_with():
+    # ニュース is a word UniDic knows; ニュー (a synonym key for 新規) inside it put 新規就農's row in the running.
+    readings = Readings({"ニュー", "シティプラザ", "プラザ"})
+    assert readings.read("ニュースを見ても分からない") == []
+    # A run UniDic does not know still yields the known word it starts with (a particle typed in katakana).
+    assert readings.read("シテイプラザハ使える？") == ["シティプラザ"]
