@@ -345,11 +345,11 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     extra = list(dict.fromkeys(glossary.expand(topical) + lexicon.expand(topical) + lexicon.expand(actions)))
     # A long question's asking sentences: their words and the terms they reach count _ASK_WEIGHT times in the
     # ranking, and come first in its dense gist (see asking_part).
-    ask = asking_part(numeric) if language == "ja" else ""
-    repeated = [ask] * (_ASK_WEIGHT - 1) if ask else []
-    if ask:
+    repeated: list[str] = []
+    if ask := asking_part(numeric) if language == "ja" else "":
         asked = without_english_verbs(functools.reduce(lambda t, p: p.sub(" ", t), _PROVISIONS.values(), ask))
         extra += (_ASK_WEIGHT - 1) * list(dict.fromkeys(glossary.expand(asked) + lexicon.expand(asked)))
+        repeated = [ask] * (_ASK_WEIGHT - 1)
     return Query(
         raw=raw,
         text=text,
