@@ -101,8 +101,11 @@ def terms(text: str) -> tuple[str, ...]:
     for word in _tagger()(nfkc(text)):
         feature = word.feature
         # A verb UniDic marks as possibly auxiliary (非自立可能: できる, くれる, みる, 係る) is the grammar of a
-        # request, not its topic: できる in 「相談できる人もいない」 matched the row that writes 利用できる.
-        if feature.pos1 not in _TERM_POS or (feature.pos1 == "動詞" and feature.pos2 == "非自立可能"):
+        # request, not its topic: できる in 「相談できる人もいない」 matched the row that writes 利用できる. So is
+        # an auxiliary's stem (助動詞語幹: the よう of 「使えるようになる」, みたい, そう), which matched the row
+        # that writes 「利用できるよう」.
+        grammar = feature.pos2 == "助動詞語幹" or (feature.pos1 == "動詞" and feature.pos2 == "非自立可能")
+        if feature.pos1 not in _TERM_POS or grammar:
             previous = ""
             continue
         lemma = _lemma(word)

@@ -1175,3 +1175,9 @@ def test_a_katakana_word_is_not_read_as_the_known_word_it_starts_with():
     assert readings.read("ニュースを見ても分からない") == []
     # A run UniDic does not know still yields the known word it starts with (a particle typed in katakana).
     assert readings.read("シテイプラザハ使える？") == ["シティプラザ"]
+
+
+def test_an_auxiliarys_stem_is_no_search_term(engine):
+    # よう in 「…できるようになる？」 met the childcare row's 「利用できるよう」 and outranked the hall's row.
+    assert not {"よう", "みたい", "そう"} & set(terms("使えるようになるみたいだし、便利そうなので"))
+    assert cited(engine.ask("久留米の大きなホールで小郡の子たちも演奏できるようになる？"))[:1] == ["annex-2-1"]
