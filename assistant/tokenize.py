@@ -112,7 +112,8 @@ def terms(text: str) -> tuple[str, ...]:
         if lemma in _STOP_LEMMAS:
             previous = ""
             continue
-        out.append(lemma)
+        if feature.pos1 != "接尾辞":  # a suffix counts in its compound: 企業間's 間 is not the 間 of 「行く間」
+            out.append(lemma)
         if previous and feature.pos1 in ("名詞", "接尾辞", "接頭辞"):
             out.append(previous + lemma)
         previous = lemma if feature.pos1 in ("名詞", "接頭辞") else ""

@@ -1181,3 +1181,9 @@ def test_an_auxiliarys_stem_is_no_search_term(engine):
     # よう in 「…できるようになる？」 met the childcare row's 「利用できるよう」 and outranked the hall's row.
     assert not {"よう", "みたい", "そう"} & set(terms("使えるようになるみたいだし、便利そうなので"))
     assert cited(engine.ask("久留米の大きなホールで小郡の子たちも演奏できるようになる？"))[:1] == ["annex-2-1"]
+
+
+def test_a_suffix_counts_only_inside_its_compound(engine):
+    # 「企業間の新たな連携」 writes 間 as a suffix; 「買い物の間」 is a noun of time. They met, and the startup row won.
+    assert "間" not in terms("企業間の新たな連携") and "企業間" in terms("企業間の新たな連携")
+    assert cited(engine.ask("買い物の間だけ赤ちゃんをみてくれるところ、小郡にある？"))[:1] == ["annex-3-1-2"]
