@@ -331,6 +331,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     text, truncated = clean(raw, limit=limit)
     folded = glossary.correct(fold(text))
     folded = _KANA_ARTICLE.sub(lambda m: f"第{_KANA_DIGITS[m.group(1)]}条", folded)
+    written = folded  # as the question ends, before the words read in it are appended
     if read := lexicon.read(folded):  # こそだてしえん, ﾋｯｺｼ → also the words they spell (子育て 支援, 引っ越し)
         folded = " ".join([folded, *read])
     if spelled := katakana_as_hiragana(text):  # ｲﾂ ﾑｽﾊﾞﾚﾀ → also いつ むすばれた
@@ -346,7 +347,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     # A long question's asking sentences: their words and the terms they reach count _ASK_WEIGHT times in the
     # ranking, and come first in its dense gist (see asking_part).
     repeated: list[str] = []
-    if ask := asking_part(numeric) if language == "ja" else "":
+    if ask := asking_part(_QUOTED_MARK.sub(r"\1", arabic_numerals(written))) if language == "ja" else "":
         asked = without_english_verbs(functools.reduce(lambda t, p: p.sub(" ", t), _PROVISIONS.values(), ask))
         extra += (_ASK_WEIGHT - 1) * list(dict.fromkeys(glossary.expand(asked) + lexicon.expand(asked)))
         repeated = [ask] * (_ASK_WEIGHT - 1)
