@@ -1187,3 +1187,15 @@ def test_a_suffix_counts_only_inside_its_compound(engine):
     # 「企業間の新たな連携」 writes 間 as a suffix; 「買い物の間」 is a noun of time. They met, and the startup row won.
     assert "間" not in terms("企業間の新たな連携") and "企業間" in terms("企業間の新たな連携")
     assert cited(engine.ask("買い物の間だけ赤ちゃんをみてくれるところ、小郡にある？"))[:1] == ["annex-3-1-2"]
+
+
+def test_the_asking_sentences_weigh_more_in_a_question_with_katakana_words(engine):
+    # The words read in a question (サービス from アプリのサービス) are appended to its text; its last sentence is
+    # still the one it ends with, and weighs three times.
+    ask = "両市の協約に、起業したい人を応援するような内容があれば知りたいです。"
+    question = (
+        "友達とアプリのサービスで起業したいと思っているんですけど、お金もないし何から始めればいいのか分からなくて。"
+        + ask
+    )
+    query = engine.understand(question, [], engine.state)
+    assert query.search_text.count("起業したい人を応援するような内容があれば知りたいです") == 3
