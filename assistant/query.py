@@ -61,8 +61,9 @@ _DEFINITION = re.compile(
     r"|(?:what|who)(?:'s| is| are| does)\s+(?:party\s+)?[甲乙](?:\s+and\s+[甲乙])?\s*(?:mean|refer|stand)?\s*\??$"
 )
 _NAME = re.compile(r"正式な名前|正式名称|名称|題名|タイトル|official name|title of")
-# 「会議の名称」 names something in the agreement (searched for), 「協約の名称」 the agreement itself (its title).
-_NAME_OF = re.compile(r"([一-龥ァ-ヺー]+)の(?:正式な?)?(?:名称|名前)")
+# 「会議の名称」 names something in the agreement (searched for), 「協約の名称」 the agreement itself (its title); so
+# does the help desk's shorthand with a space for の (「会議 名称」).
+_NAME_OF = re.compile(r"([一-龥ァ-ヺー]+)(?:の|\s+)(?:正式な?)?(?:名称|名前)")
 # An article named by its place next to the last one asked about (「次の条文は？」 after 第1条).
 _RELATIVE_ARTICLE = re.compile(r"(次|前)の条|\b(next|following|previous|preceding) article")
 # Question shapes (grammar, not topics): which provision governs something, what kind of fact is asked.

@@ -1199,3 +1199,16 @@ def test_the_asking_sentences_weigh_more_in_a_question_with_katakana_words(engin
     )
     query = engine.understand(question, [], engine.state)
     assert query.search_text.count("起業したい人を応援するような内容があれば知りたいです") == 3
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("会議 名称", "art-4"),  # the help desk's shorthand: a space for の, a name written in the agreement
+        ("会議の名称は？", "art-4"),
+        ("協約 名称", "preamble"),  # the agreement's own name: its title, above the preamble
+        ("正式名称", "preamble"),
+    ],
+)
+def test_a_name_asked_in_shorthand_is_the_named_things(engine, question, first):
+    assert cited(engine.ask(question))[:1] == [first]
