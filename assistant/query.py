@@ -97,7 +97,7 @@ _ASKS_FOR = {
     ),
     "count": re.compile(r"何人|何名|何市町|人数|いくつ|how many (?:people|members|staff|times)"),
     "time": re.compile(
-        r"何時|時間帯|営業時間|受付時間|開いて|何曜|what time|opening hours|\bopen\b"
+        r"何時|何分(?![野の])|時間帯|営業時間|受付時間|開いて|何曜|what time|opening hours|\bopen\b"  # not 何分野, 何分の1
         r"|what (?:are|were) (?:the|its|their) (?:[a-z-]+ ){0,3}hours"  # the visiting / office / clinic hours
     ),
     "date": re.compile(

@@ -1212,3 +1212,10 @@ def test_the_asking_sentences_weigh_more_in_a_question_with_katakana_words(engin
 )
 def test_a_name_asked_in_shorthand_is_the_named_things(engine, question, first):
     assert cited(engine.ask(question))[:1] == [first]
+
+
+def test_how_many_minutes_is_a_time_the_agreement_does_not_set(engine):
+    # 何分 asks for a time, as 何時 does; 何分野 (how many fields) does not.
+    answer = engine.ask("夜に子どもが熱を出して救急車を呼んだら、何分で着くんですか？")
+    assert answer.outcome == "nearest" and "annex-3-1-1" in cited(answer)
+    assert engine.ask("別表の(3)は何分野に分かれていますか？").outcome == "answer"
