@@ -13,7 +13,7 @@ from typing import Literal
 from assistant.glossary import Glossary, Topic
 from assistant.normalize import arabic_numerals, fold, katakana_as_hiragana, nfkc
 from assistant.synonyms import ENGLISH_FRAME
-from assistant.tokenize import asked_quantities, lemmas
+from assistant.tokenize import AS_WRITTEN_CHARS, asked_quantities, lemmas
 
 Language = Literal["ja", "en"]
 ClosingFacet = Literal["date", "copies", "signers", "address", "seal"]
@@ -337,19 +337,18 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         folded = " ".join([folded, *read])
     if spelled := katakana_as_hiragana(text):  # ｲﾂ ﾑｽﾊﾞﾚﾀ → also いつ むすばれた
         folded = f"{folded} {spelled}"
-    numeric = _QUOTED_MARK.sub(r"\1", arabic_numerals(folded))  # 「甲」と「乙」は… asks what 甲 and 乙 are
+    numeric = _numeric(folded)
     language = detect_language(text)
     unquoted = _LAW_NAMED.sub(" ", _QUOTATION.sub(" ", numeric))
     actions = " ; ".join(gerund for verb in english_verbs(numeric) for gerund in _gerunds(verb))
     other_party, claimed = _unknown_party(numeric, aliases)
-    # The question's topic: without its English verbs, nor the words that ask for a provision (why, the point of).
-    topical = without_english_verbs(functools.reduce(lambda t, p: p.sub(" ", t), _PROVISIONS.values(), numeric))
+    topical = _topic(numeric)
     extra = list(dict.fromkeys(glossary.expand(topical) + lexicon.expand(topical) + lexicon.expand(actions)))
     # A long question's asking sentences: their words and the terms they reach count _ASK_WEIGHT times in the
     # ranking, and come first in its dense gist (see asking_part).
     repeated: list[str] = []
-    if ask := asking_part(_QUOTED_MARK.sub(r"\1", arabic_numerals(written))) if language == "ja" else "":
-        asked = without_english_verbs(functools.reduce(lambda t, p: p.sub(" ", t), _PROVISIONS.values(), ask))
+    if ask := asking_part(_numeric(written)) if language == "ja" else "":
+        asked = _topic(ask)
         extra += (_ASK_WEIGHT - 1) * list(dict.fromkeys(glossary.expand(asked) + lexicon.expand(asked)))
         repeated = [ask] * (_ASK_WEIGHT - 1)
     return Query(
@@ -399,6 +398,16 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
     )
 
 
+def _numeric(text: str) -> str:
+    """Numerals as digits, and a quoted mark unquoted: 「甲」と「乙」は… asks what 甲 and 乙 are."""
+    return _QUOTED_MARK.sub(r"\1", arabic_numerals(text))
+
+
+def _topic(text: str) -> str:
+    """The question's topic: without its English verbs, nor the words that ask for a provision (why, the point of)."""
+    return without_english_verbs(functools.reduce(lambda t, p: p.sub(" ", t), _PROVISIONS.values(), text))
+
+
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?\n]*")
 # How a sentence that asks ends, in grammar: a question mark, a question particle (か, かな, の, っけ) or a request
 # (ください, ほしい, たい, 教えて, …ばいい), with the politeness and softeners that may follow.
@@ -406,7 +415,6 @@ _ASKS = re.compile(
     r"(?:[?？]|(?:か|かな|かね|かしら|の|っけ|ください|下さい|ほしい|欲しい|たい|いい|教えて|お願いします)"
     r"(?:です|ね|よ|な|なあ|ー|〜|~)*\s*[。!！]*)\s*$"
 )
-_LONG = 64  # characters: a shorter question is embedded as written (retrieve.dense_query)
 # Chosen on dev (5,640): the asking sentences counted 2 / 3 / 5 times fixed 2 / 4 / 4 first citations and broke
 # 0 / 0 / 1; the partner-named templates (602, ×1) missed 14 / 12 / 13, against 16 without. ZD + OD: no change.
 _ASK_WEIGHT = 3
@@ -416,7 +424,7 @@ def asking_part(text: str) -> str:
     """The sentences a long question ends with that ask something, when sentences of context come before them:
     「母が一人で住んでいて…大きい病院に通うのに…。市をまたぐバスを便利にしてほしいのですが、どちらの市が…教えて
     ください。」 asks about buses, and its hospital is background. "" when every sentence asks or the last does not."""
-    if len(text) <= _LONG:
+    if len(text) <= AS_WRITTEN_CHARS:
         return ""
     sentences = _SENTENCE.findall(text)
     asking = len(sentences)

@@ -13,7 +13,7 @@ from assistant.embed import Embedder
 from assistant.frame import GENERIC_TERMS
 from assistant.index import IndexReader
 from assistant.lazy import import_without
-from assistant.tokenize import gist, place_terms, terms
+from assistant.tokenize import AS_WRITTEN_CHARS, gist, place_terms, terms
 from assistant.types import Chunk
 from assistant.word_tables import BOUND_HEADS, ROLE_TERMS, BoundHeads, stored_bound_heads, stored_role_terms
 
@@ -31,7 +31,6 @@ _DENSE_DEPTH = 128
 # 0.1 / 0.2 / 0.3 / 0.4 / 0.5 / 0.8 give 1319 / 1322 / 1322 / 1324 / 1320 / 1320 right. A row holds several
 # activities, so its own cosine blurs the one asked about (就職支援, in a row mostly about 販路拡大).
 _FACET = 0.4
-_DENSE_CHARS = 64
 # A long question's gist (its content words, see tokenize.gist), measured on dev (3,045): cut at 64 / 96 / 128
 # characters, 2 / 2 / 2 questions fixed and 1 / 0 / 0 lost against the old cut (its first 64 characters of
 # lemmas and compounds); p95 45.8 ms at 96, 47.3 at 128.
@@ -119,9 +118,9 @@ def dense_query(text: str, expansions: Sequence[str] = ()) -> str:
     its words well, and appended terms pulled it to any unit that writes them (子ども → 児童 put the
     childcare row above 小児救急 for a child's fever at night). On dev + set H: 1,328 first citations, 1,324 with."""
     if sum(not c.isascii() for c in text) * 4 < len(text):
-        return text[: 2 * _DENSE_CHARS]
+        return text[: 2 * AS_WRITTEN_CHARS]
     own = _without_appended(text, expansions)
-    if len(own) <= _DENSE_CHARS:
+    if len(own) <= AS_WRITTEN_CHARS:
         return own
     return " ".join(w for w in gist(own) if w not in GENERIC_TERMS)[:_GIST_CHARS]
 

@@ -120,6 +120,9 @@ def terms(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+# A question this long or shorter is embedded as written; a longer one as its gist (below), and its asking
+# sentences weigh more (query.asking_part).
+AS_WRITTEN_CHARS = 64
 _GIST_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞"})
 # Numerals, time and formal nouns (先月, とき, ところ) and auxiliary verbs (てくる, てもらえる) carry no topic.
 _NO_GIST = frozenset({"数詞", "副詞可能"})
