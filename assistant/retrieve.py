@@ -191,11 +191,14 @@ class Retriever:
         known = {t for t in query_lemmas if t in self.lexical.vocabulary and t not in ignore}
         return len(known & set(self.chunks[top].tokens)) >= 2
 
-    def _strength(self, matched: list[str], query_lemmas: list[str], ignore: frozenset[str]) -> dict[str, float]:
+    def _strength(
+        self, matched: list[str], query_lemmas: list[str], ignore: frozenset[str], confirmed: frozenset[str]
+    ) -> dict[str, float]:
         """A unit that shares one word with the question gets half a lexical vote: one word (相談, 支援)
-        does not decide a row on its own, but two or more shared words, or the dense ranking, can."""
+        does not decide a row on its own, but two or more shared words, or the dense ranking, can. The unit
+        both rankings put first (`confirmed`) keeps its full vote: halved, it lost to the runner-up of both."""
         known = {t for t in query_lemmas if t in self.lexical.vocabulary and t not in ignore}
-        return {i: 0.5 for i in matched if len(known & set(self.chunks[i].tokens)) < 2}
+        return {i: 0.5 for i in matched if len(known & set(self.chunks[i].tokens)) < 2 and i not in confirmed}
 
     def __init__(self, index: IndexReader, embedder: Embedder) -> None:
         self.index = index
@@ -253,12 +256,14 @@ class Retriever:
             vector = self.embedder.embed_queries([dense_query(text, expansions)])[0]
             dense, by_meaning = self._dense(vector, agreement, allowed)
         rankings, weights = [], []
+        by_meaning_ranked = _by_meaning_then_words(by_meaning, lexical) if mode != "lexical" else []
         if mode != "dense":
             matched = [i for i in sorted(lexical, key=lexical.__getitem__, reverse=True) if lexical[i] > 0]
             rankings.append(matched)
-            weights.append(self._strength(matched, query_lemmas, ignore) if mode == "hybrid" else {})
+            confirmed = frozenset(matched[:1]) & frozenset(by_meaning_ranked[:1])
+            weights.append(self._strength(matched, query_lemmas, ignore, confirmed) if mode == "hybrid" else {})
         if mode != "lexical":
-            rankings.append(_by_meaning_then_words(by_meaning, lexical))
+            rankings.append(by_meaning_ranked)
             weights.append({})
         fused = rrf(rankings, weights=weights)
         # Ties (one ranking each way) go to the unit with more lexical evidence, then to the closer meaning.

@@ -1219,3 +1219,13 @@ def test_how_many_minutes_is_a_time_the_agreement_does_not_set(engine):
     answer = engine.ask("夜に子どもが熱を出して救急車を呼んだら、何分で着くんですか？")
     assert answer.outcome == "nearest" and "annex-3-1-1" in cited(answer)
     assert engine.ask("別表の(3)は何分野に分かれていますか？").outcome == "answer"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["観光の売り込みは久留米市と小郡市のどっちが中心？", "Which city leads the sightseeing promotion?"],
+)
+def test_a_row_both_the_words_and_the_meaning_rank_first_is_the_answer(engine, question):
+    # The tourism row shares one word (観光) and is the closest in meaning. One shared word gets half a vote,
+    # and the sales row, second both ways, outranked it.
+    assert cited(engine.ask(question))[:1] == ["annex-1-4"]
