@@ -262,7 +262,11 @@ class Readings:
             # converted hiragana finds words that are not there (しているんですよね → シテイ → シティ).
             whole = [self._table.get(run, ()) for run in _KATAKANA_RUN.findall(to_katakana(text))]
             written = [self._run(run) for run in _KATAKANA_RUN.findall(nfkc(text))]
-            spelled = [self._table.get(to_katakana(w), ()) for w in _HIRAGANA_WORD.findall(nfkc(text))]
+            normalized = nfkc(text)
+            runs = [m.span(1) for m in _HIRAGANA_WORD.finditer(normalized)]
+            spelled = [
+                self._table.get(to_katakana(normalized[a:b]), ()) for a, b in _words_not_grammar(normalized, runs)
+            ]
             found = [word for words in [*whole, *written, *spelled] for word in words]
             return list(dict.fromkeys(found)) + self._homophones(text)
         return self._greedy(text)
@@ -316,6 +320,19 @@ def _inside_known_words(run: str) -> set[int]:
             inside.update(range(position + 1, position + len(word.surface)))
         position += len(word.surface)
     return inside
+
+
+def _words_not_grammar(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans of `text` that UniDic, reading the whole text, does not split into particles and auxiliaries
+    alone: 「小郡からだと」 is から + だ, no からだ (体), while こそだて (こそ + だて) may still spell 子育て."""
+    if not spans:
+        return []
+    grammar, position = [], 0
+    for word in _tagger()(text):
+        position += len(word.white_space)
+        grammar.append((position, position + len(word.surface), word.feature.pos1 in ("助詞", "助動詞")))
+        position += len(word.surface)
+    return [(a, b) for a, b in spans if not all(g for start, end, g in grammar if start < b and end > a)]
 
 
 def _word_edges(text: str) -> set[int]:

@@ -1177,6 +1177,15 @@ def test_a_katakana_word_is_not_read_as_the_known_word_it_starts_with():
     assert readings.read("シテイプラザハ使える？") == ["シティプラザ"]
 
 
+def test_particles_in_hiragana_are_not_read_as_a_word():
+    # 「小郡からだと遠くて」 is から + だ: read as からだ (体), it met 自治体 in the hall's row, which then
+    # outranked the arts row for 「有名な劇とか見に行きやすくなる？」.
+    readings = Readings({"体", "子育て"})
+    assert readings.read("小郡からだと遠くて") == []
+    assert readings.read("からだの具合が悪い") == ["体"]
+    assert readings.read("こそだての相談") == ["子育て"]  # こそ + だて to UniDic, not grammar alone
+
+
 def test_an_auxiliarys_stem_is_no_search_term(engine):
     # よう in 「…できるようになる？」 met the childcare row's 「利用できるよう」 and outranked the hall's row.
     assert not {"よう", "みたい", "そう"} & set(terms("使えるようになるみたいだし、便利そうなので"))
