@@ -1238,3 +1238,9 @@ def test_a_row_both_the_words_and_the_meaning_rank_first_is_the_answer(engine, q
     # The tourism row shares one word (観光) and is the closest in meaning. One shared word gets half a vote,
     # and the sales row, second both ways, outranked it.
     assert cited(engine.ask(question))[:1] == ["annex-1-4"]
+
+
+def test_a_tie_between_rows_of_nearly_equal_word_scores_goes_to_the_closer_meaning(engine):
+    # 病院 reaches both medical rows; the records row and the emergency row tie in the fusion, one ranking each
+    # way, with BM25 scores a few percent apart. Such a margin is no evidence; the meaning (the records) is.
+    assert cited(engine.ask("かかりつけ医の記録を他の病院と共有する話は協約にある？"))[:1] == ["annex-2-2"]
