@@ -149,10 +149,10 @@ def _by_meaning_then_words(by_meaning: dict[str, float], lexical: dict[str, floa
     return [u for group in groups for u in sorted(group, key=lambda u: lexical.get(u, 0.0), reverse=True)]
 
 
-def _tie_broken(fused: dict[str, float], lexical: dict[str, float], dense: dict[str, float]) -> list[str]:
+def _tie_broken(fused: dict[str, float], lexical: dict[str, float], by_meaning: dict[str, float]) -> list[str]:
     """Units by fused score. Exact ties (one ranking each way) go to the unit with more lexical evidence, unless
     the two BM25 scores are within _WORDS_TIE of each other (as close as cosines within _DENSE_TIE): then to
-    the closer meaning."""
+    the closer meaning, by the score the dense ranking itself used (a row's blend with its best facet)."""
 
     def compare(a: str, b: str) -> int:
         if fused[a] != fused[b]:
@@ -160,7 +160,7 @@ def _tie_broken(fused: dict[str, float], lexical: dict[str, float], dense: dict[
         words_a, words_b = lexical.get(a, 0.0), lexical.get(b, 0.0)
         if abs(words_a - words_b) > _WORDS_TIE * max(words_a, words_b):
             return -1 if words_a > words_b else 1
-        meaning_a, meaning_b = dense.get(a, 0.0), dense.get(b, 0.0)
+        meaning_a, meaning_b = by_meaning.get(a, 0.0), by_meaning.get(b, 0.0)
         return -1 if meaning_a > meaning_b else 1 if meaning_a < meaning_b else 0
 
     return sorted(fused, key=functools.cmp_to_key(compare))
@@ -287,5 +287,5 @@ class Retriever:
             rankings.append(by_meaning_ranked)
             weights.append({})
         fused = rrf(rankings, weights=weights)
-        ranked = _tie_broken(fused, lexical, dense)[:k]
+        ranked = _tie_broken(fused, lexical, by_meaning)[:k]
         return [Scored(self.chunks[i], fused[i], lexical.get(i, 0.0), dense.get(i, 0.0)) for i in ranked]
