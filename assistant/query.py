@@ -13,7 +13,7 @@ from typing import Literal
 from assistant.glossary import Glossary, Topic
 from assistant.normalize import arabic_numerals, fold, katakana_as_hiragana, nfkc
 from assistant.synonyms import ENGLISH_FRAME
-from assistant.tokenize import AS_WRITTEN_CHARS, asked_quantities, lemmas
+from assistant.tokenize import AS_WRITTEN_CHARS, asked_quantities, before_a_finite_verb, lemmas
 
 Language = Literal["ja", "en"]
 ClosingFacet = Literal["date", "copies", "signers", "address", "seal"]
@@ -84,6 +84,7 @@ _LISTING = re.compile(
     r"|何が含まれ|含まれる(?:取組|もの)"  # what a heading holds: 「…分野には何が含まれますか」
     r"|いくつ[^。？?]{0,6}(?:何|なに|どれ|どんな)"  # how many, and which they are
 )
+_ALL = ("全部", "すべて", "全て", "ぜんぶ")
 _COMPARE = re.compile(r"違い|違う|異な|比べ|比較|差は|差異|\bvs\.?\b|differ|compare|contrast")
 # "When" as a question word: at the start of a sentence or clause. Inside one it is a conjunction ("What is Ogori's
 # role when it comes to concerts?", "…like when you need to be hospitalized?"), which asks for no date.
@@ -373,7 +374,7 @@ def analyze(raw: str, lexicon: Lexicon | Glossary, *, limit: int) -> Query:
         current=bool(_CURRENT.search(numeric)),
         legal=bool(_LEGAL.search(numeric) or _LAW_NAMED.search(numeric)),
         closing=_closing(numeric, nouns=topical),
-        listing=bool(_LISTING.search(numeric)),
+        listing=_asks_for_a_list(numeric),
         annex=bool(_ANNEX.search(numeric)),
         same_roles=bool(_SAME.search(numeric) and _ROLES.search(numeric)),
         comparison=bool(_COMPARE.search(numeric)),
@@ -618,6 +619,13 @@ def _closing(text: str, *, nouns: str) -> tuple[ClosingFacet, ...]:
     )
     about_closing = _CLOSING_ABOUT.search(text) or _COPIES.search(text) or any(f in facets for f in ("seal", "address"))
     return facets if about_closing or "signers" in facets else ()
+
+
+def _asks_for_a_list(text: str) -> bool:
+    """A listing word, unless it is 全部 / すべて as the adverb of a verb (see tokenize.before_a_finite_verb)."""
+    return any(
+        not (match.group() in _ALL and before_a_finite_verb(text[match.end() :])) for match in _LISTING.finditer(text)
+    )
 
 
 def _alternation(words: set[str]) -> str:

@@ -61,6 +61,16 @@ _OTHER_COUNTERS = frozenset(
 _CALENDAR = frozenset({"年", "月", "日"})
 
 
+def before_a_finite_verb(text: str) -> bool:
+    """Whether `text` opens with a verb that ends its clause (終止形, 連体形): after 全部 that makes 全部 an
+    adverb of the act (「久留米が全部仕切るんですか」, does it run all of it), not a request to list everything,
+    whose verb is a request (「全部教えて」「全部挙げてください」, 連用形 + て)."""
+    first = next(iter(_tagger()(nfkc(text))), None)
+    return (
+        first is not None and first.feature.pos1 == "動詞" and str(first.feature.cForm).startswith(("終止形", "連体形"))
+    )
+
+
 def asked_quantities(text: str) -> set[str]:
     """What quantity a question asks for, read from its grammar rather than a word list: "count" for the numeral
     何 before a counter or any noun (何台, 何回, 何か所, 何歳, 何席, 何%: UniDic tags few counters, and 何 + noun

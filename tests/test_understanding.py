@@ -1244,3 +1244,10 @@ def test_a_tie_between_rows_of_nearly_equal_word_scores_goes_to_the_closer_meani
     # 病院 reaches both medical rows; the records row and the emergency row tie in the fusion, one ranking each
     # way, with BM25 scores a few percent apart. Such a margin is no evidence; the meaning (the records) is.
     assert cited(engine.ask("かかりつけ医の記録を他の病院と共有する話は協約にある？"))[:1] == ["annex-2-2"]
+
+
+def test_all_as_the_adverb_of_a_verb_asks_no_list(engine):
+    # 「全部仕切るの？」 asks whether one city runs all of it (a verb ending the clause), 「全部教えて」 asks for a list.
+    assert not engine.understand("まちの活性化って久留米市が全部仕切るの？", [], engine.state).listing
+    assert engine.understand("医療に関係する取組を全部教えて", [], engine.state).listing
+    assert cited(engine.ask("まちの活性化って久留米市が全部仕切るの？")) == ["annex-3-1-3"]
