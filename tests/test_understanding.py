@@ -586,14 +586,15 @@ def test_which_article_an_activity_rests_on_is_the_article_that_refers_to_the_an
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
-        ("救急医療はどこに書いてある？", "annex-3-1-1"),  # asked where: the row that writes it
+        # asked where: a row that writes it (別表(2)'s 救急医療体制の整備 and (3)①'s 救急医療体制の充実 both do)
+        ("救急医療はどこに書いてある？", ("annex-2-2", "annex-3-1-1")),
         ("Where does the agreement talk about buses?", "annex-3-2-1"),
         ("救急医療は第何条に基づく？", "art-3"),  # asked which article: the one that refers to the 別表
         ("役割分担はどこに書いてある？", "art-3"),  # not an activity: the article on the role split
     ],
 )
 def test_where_an_activity_is_written_is_its_row_and_which_article_is_the_article(engine, question, expected):
-    assert cited(engine.ask(question))[0] == expected
+    assert cited(engine.ask(question))[0] in ((expected,) if isinstance(expected, str) else expected)
 
 
 def test_which_article_the_annex_rests_on_is_an_article_question_even_when_it_names_the_annex(engine):
