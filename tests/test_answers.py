@@ -262,18 +262,19 @@ def test_cli_eval_prints_the_scores(built_index):
     result = _cli("eval", "--set", "all", "--json", env=env)
     assert result.returncode == 0, result.stderr
     dev, blind = (json.loads(result.stdout)[name]["scores"] for name in ("dev", "blind"))
-    assert dev["questions"] >= 6122 and blind["questions"] >= 471
+    assert dev["questions"] >= 6593 and blind["questions"] >= 480
     assert dev["top3"] >= 0.975 and dev["first_citation"] >= 0.96 and dev["must_contain"] >= 0.97
-    # Dev's refusal recall fell from 97.1% to 94.7% when ZD and OD joined it: 68 out-of-scope questions, 44 handled.
-    assert dev["refusal_precision"] >= 0.96 and dev["refusal_recall"] >= 0.94
-    # Floors at or just under the blind set's figures from its one sealed run (README: sets ZE and OE, 90.7% /
-    # 94.1%, 2.7%, 76.6%), so a regression on unforeseen words fails the build. They are what that run
-    # measured, not the issue's targets (95% / 98% / 2% / 95%), which it missed on all four: like ZC to OD,
+    # Dev's refusals fell when ZE and OE joined it (out-of-scope questions that name a row's topic and ask for a
+    # specific it does not hold): precision 96.5 → 95.5%, recall 94.9 → 93.8%.
+    assert dev["refusal_precision"] >= 0.95 and dev["refusal_recall"] >= 0.93
+    # Floors at or just under the blind set's figures from its one sealed run (README: sets ZF and OF, 92.9% /
+    # 96.7%, 2.1%, 80.0%), so a regression on unforeseen words fails the build. They are what that run
+    # measured, not the issue's targets (95% / 98% / 2% / 95%), which it missed on all four: like ZC to OE,
     # these sets hold out-of-scope questions that name a row's topic and ask for a specific the row does not
     # hold (a budget, a fee, how often a body meets), and the engine answers them with the row. README: "Read
     # plainly".
-    assert blind["first_citation"] >= 0.90 and blind["top3"] >= 0.94
-    assert blind["answerable_not_answered"] <= 0.03 and blind["out_of_scope_handled"] >= 0.76
+    assert blind["first_citation"] >= 0.92 and blind["top3"] >= 0.96
+    assert blind["answerable_not_answered"] <= 0.03 and blind["out_of_scope_handled"] >= 0.80
 
 
 def test_several_agreements_answer_for_the_partner_named(second_agreement_corpus, tmp_path):
