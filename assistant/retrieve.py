@@ -203,14 +203,20 @@ class Retriever:
 
     def _decisive(self, lexical: dict[str, float], query_lemmas: list[str], ignore: frozenset[str]) -> bool:
         """Whether BM25 alone settles the ranking: its best unit shares two or more of the question's words
-        and scores at least twice the runner-up. The words are then trusted over the meaning (on dev and blind
-        this cascade answered as well as or better than fusion) and the query is not embedded."""
+        and scores at least twice the runner-up, or it is the one unit that holds every word of the question the
+        corpus knows (two or more: 第4条 alone writes both 推進協議会 and 開催, while row 1-1, which the embedder
+        prefers, names the council only). The words are then trusted over the meaning (on dev and blind this
+        cascade answered as well as or better than fusion) and the query is not embedded."""
         ranked = sorted((v for v in lexical.values() if v > 0), reverse=True)
-        if not ranked or (len(ranked) > 1 and ranked[0] < _DECISIVE * ranked[1]):
+        if not ranked:
             return False
         top = max(lexical, key=lexical.__getitem__)
         known = {t for t in query_lemmas if t in self.lexical.vocabulary and t not in ignore}
-        return len(known & set(self.chunks[top].tokens)) >= 2
+        holders = [unit for unit, score in lexical.items() if score > 0 and known <= set(self.chunks[unit].tokens)]
+        if len(known) >= 2 and holders == [top]:
+            return True
+        clear = len(ranked) == 1 or ranked[0] >= _DECISIVE * ranked[1]
+        return clear and len(known & set(self.chunks[top].tokens)) >= 2
 
     def _strength(
         self, matched: list[str], query_lemmas: list[str], ignore: frozenset[str], confirmed: frozenset[str]

@@ -1252,3 +1252,9 @@ def test_all_as_the_adverb_of_a_verb_asks_no_list(engine):
     assert not engine.understand("まちの活性化って久留米市が全部仕切るの？", [], engine.state).listing
     assert engine.understand("医療に関係する取組を全部教えて", [], engine.state).listing
     assert cited(engine.ask("まちの活性化って久留米市が全部仕切るの？")) == ["annex-3-1-3"]
+
+
+def test_the_one_unit_that_holds_every_word_of_the_question_is_the_answer(engine):
+    # 第4条 alone writes both 推進協議会 and 開催; row 1-1 names the council in its vision work, and the embedder
+    # prefers it. The words settle it.
+    assert cited(engine.ask("推進協議会の開催は久留米市の仕事？"))[:1] == ["art-4"]
