@@ -79,12 +79,12 @@ _LEGAL = re.compile(r"法律|法令|法的|地方自治法|根拠法|\blaw\b|leg
 # A law named as what the agreement rests on (地方財政法に基づいて): a legal-basis question, whatever its words
 # (財政, 税) would otherwise say about the topic.
 _LAW_NAMED = re.compile(r"[一-龥]{2,}法(?=に基づ|に基く|の規定|により|第\d)")
+_ALL = ("全部", "すべて", "全て", "ぜんぶ")  # also an adverb: see _asks_for_a_list
 _LISTING = re.compile(
-    r"全部|一覧|すべて|全て|ぜんぶ|それぞれ|挙げ|\ball\b|\blist\b|\beverything\b|どんな取組|どのような取組|取組は何"
+    "|".join(_ALL) + r"|一覧|それぞれ|挙げ|\ball\b|\blist\b|\beverything\b|どんな取組|どのような取組|取組は何"
     r"|何が含まれ|含まれる(?:取組|もの)"  # what a heading holds: 「…分野には何が含まれますか」
     r"|いくつ[^。？?]{0,6}(?:何|なに|どれ|どんな)"  # how many, and which they are
 )
-_ALL = ("全部", "すべて", "全て", "ぜんぶ")
 _COMPARE = re.compile(r"違い|違う|異な|比べ|比較|差は|差異|\bvs\.?\b|differ|compare|contrast")
 # "When" as a question word: at the start of a sentence or clause. Inside one it is a conjunction ("What is Ogori's
 # role when it comes to concerts?", "…like when you need to be hospitalized?"), which asks for no date.

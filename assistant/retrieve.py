@@ -212,9 +212,10 @@ class Retriever:
             return False
         top = max(lexical, key=lexical.__getitem__)
         known = {t for t in query_lemmas if t in self.lexical.vocabulary and t not in ignore}
-        holders = [unit for unit, score in lexical.items() if score > 0 and known <= set(self.chunks[unit].tokens)]
-        if len(known) >= 2 and holders == [top]:
-            return True
+        if len(known) >= 2:
+            holders = [u for u, score in lexical.items() if score > 0 and known <= set(self.chunks[u].tokens)]
+            if holders == [top]:
+                return True
         clear = len(ranked) == 1 or ranked[0] >= _DECISIVE * ranked[1]
         return clear and len(known & set(self.chunks[top].tokens)) >= 2
 

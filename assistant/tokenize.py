@@ -270,9 +270,9 @@ class Readings:
             # Hiragana read as katakana must spell a known word whole (ばす → バス); a run written in katakana
             # may also carry a slip or the start of a particle (ｼﾃｲﾌﾟﾗｻﾞ, シテイプラザハ). Kept apart: read loosely,
             # converted hiragana finds words that are not there (しているんですよね → シテイ → シティ).
-            whole = [self._table.get(run, ()) for run in _KATAKANA_RUN.findall(to_katakana(text))]
-            written = [self._run(run) for run in _KATAKANA_RUN.findall(nfkc(text))]
             normalized = nfkc(text)
+            whole = [self._table.get(run, ()) for run in _KATAKANA_RUN.findall(to_katakana(text))]
+            written = [self._run(run) for run in _KATAKANA_RUN.findall(normalized)]
             runs = [m.span(1) for m in _HIRAGANA_WORD.finditer(normalized)]
             spelled = [
                 self._table.get(to_katakana(normalized[a:b]), ()) for a, b in _words_not_grammar(normalized, runs)
@@ -320,16 +320,20 @@ class Readings:
         return out
 
 
+def _word_spans(text: str) -> list[tuple[int, int, fugashi.UnidicNode]]:
+    """UniDic's words of `text` with their start and end as character offsets."""
+    spans, position = [], 0
+    for word in _tagger()(text):
+        position += len(word.white_space)
+        spans.append((position, position + len(word.surface), word))
+        position += len(word.surface)
+    return spans
+
+
 def _inside_known_words(run: str) -> set[int]:
     """Offsets that fall inside a word UniDic knows: a known word's start is not read as another word
     (ニュース holds ニュー, a synonym key for 新規), while an unknown run's still is (シテイプラザハ)."""
-    inside, position = set(), 0
-    for word in _tagger()(run):
-        position += len(word.white_space)
-        if not word.is_unk:
-            inside.update(range(position + 1, position + len(word.surface)))
-        position += len(word.surface)
-    return inside
+    return {n for start, end, word in _word_spans(run) if not word.is_unk for n in range(start + 1, end)}
 
 
 def _words_not_grammar(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -337,20 +341,14 @@ def _words_not_grammar(text: str, spans: list[tuple[int, int]]) -> list[tuple[in
     alone: 「小郡からだと」 is から + だ, no からだ (体), while こそだて (こそ + だて) may still spell 子育て."""
     if not spans:
         return []
-    grammar, position = [], 0
-    for word in _tagger()(text):
-        position += len(word.white_space)
-        grammar.append((position, position + len(word.surface), word.feature.pos1 in ("助詞", "助動詞")))
-        position += len(word.surface)
-    return [(a, b) for a, b in spans if not all(g for start, end, g in grammar if start < b and end > a)]
+    words = _word_spans(text)
+    return [
+        (a, b)
+        for a, b in spans
+        if not all(word.feature.pos1 in ("助詞", "助動詞") for start, end, word in words if start < b and end > a)
+    ]
 
 
 def _word_edges(text: str) -> set[int]:
     """Where UniDic's words start and end in `text`, as character offsets."""
-    edges, position = {0}, 0
-    for word in _tagger()(text):
-        position += len(word.white_space)
-        edges.add(position)
-        position += len(word.surface)
-        edges.add(position)
-    return edges
+    return {0} | {edge for start, end, _ in _word_spans(text) for edge in (start, end)}
